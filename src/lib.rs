@@ -1,0 +1,12 @@
+//! followup: nightly ETL from Swedish municipalities' ESF participant lists to a queryable regional
+//! warehouse. The flow, one module per stage: config → ingest → normalise → warehouse → models; `run`
+//! ties them together and `query` answers SQL against a published snapshot. The binary is a thin CLI.
+
+pub mod config;
+pub mod domain;
+pub mod ingest;
+pub mod models;
+pub mod normalise;
+pub mod query;
+pub mod run;
+pub mod warehouse;

@@ -1,0 +1,226 @@
+//! The `followup` command line: a thin shell over the library. Errors are printed once, at the top, with
+//! their context; exit codes follow the CLI contract (README).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use followup::query::OutputFormat;
+use followup::run::{self, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "followup", version, about = "ESF participant follow-up: municipal Excel/CSV lists → a regional warehouse")]
+struct Cli {
+    /// Log format on stderr: human-readable, or one JSON object per line for nightly jobs.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest every pipeline's files, build the warehouse and publish it atomically.
+    Run {
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// Folder of SQL models.
+        #[arg(long, default_value = "sql")]
+        sql: PathBuf,
+        /// Only this project id (the others are not ingested).
+        #[arg(long)]
+        only: Option<String>,
+        /// Date at which marts count active and exited participants (YYYY-MM-DD).
+        #[arg(long)]
+        report_date: Option<NaiveDate>,
+        /// File holding the pseudonymisation key (else FOLLOWUP_HMAC_KEY).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Use the public demo key (sample data only).
+        #[arg(long)]
+        demo_key: bool,
+        /// How many snapshots to keep for rollback.
+        #[arg(long, default_value_t = 7)]
+        keep: usize,
+    },
+    /// Check every pipeline file and its sources' headers without writing anything.
+    Validate {
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+    },
+    /// Answer SQL against the published warehouse.
+    Query {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        sql: String,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FOLLOWUP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match real_main(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(
+                e.downcast_ref::<run::RunError>()
+                    .map_or(3, |r| r.exit_code()),
+            )
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run {
+            pipelines,
+            warehouse,
+            sql,
+            only,
+            report_date,
+            key_file,
+            demo_key,
+            keep,
+        } => {
+            let key = run::load_key(key_file.as_deref(), demo_key)?;
+            let opts = RunOptions {
+                pipelines_dir: pipelines,
+                warehouse_dir: warehouse,
+                sql_dir: sql,
+                only,
+                report_date,
+                keep_snapshots: keep,
+            };
+            let summary = runtime()?.block_on(run::run(&opts, &key))?;
+            print_summary(&summary, &opts.warehouse_dir);
+            Ok(summary.exit_code())
+        }
+        Command::Validate { pipelines } => validate(&pipelines),
+        Command::Query {
+            warehouse,
+            format,
+            output,
+            sql,
+        } => {
+            let (schema, batches) = runtime()?.block_on(followup::query::execute(&warehouse, &sql))?;
+            match &output {
+                Some(path) if format != OutputFormat::Parquet => {
+                    let mut f = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    followup::query::write_result(&schema, &batches, format, Some(path), &mut f)?;
+                }
+                _ => {
+                    let mut out = std::io::stdout().lock();
+                    followup::query::write_result(&schema, &batches, format, output.as_deref(), &mut out)?;
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn print_summary(s: &run::RunSummary, warehouse: &Path) {
+    let loaded = s.files.iter().filter(|f| f.status == "loaded").count();
+    let sum = |f: fn(&followup::warehouse::FileLoad) -> i64| s.files.iter().map(f).sum::<i64>();
+    println!(
+        "run {}: {} in {:.1} s",
+        s.load_id,
+        if s.published { "published" } else { "NOT published" },
+        s.duration_ms as f64 / 1000.0
+    );
+    println!(
+        "  files: {} loaded, {} failed · rows: {} read = {} loaded + {} rejected + {} skipped",
+        loaded,
+        s.files_failed(),
+        sum(|f| f.rows_read),
+        sum(|f| f.rows_loaded),
+        sum(|f| f.rows_rejected),
+        sum(|f| f.rows_skipped)
+    );
+    if !s.rejects_by_rule.is_empty() {
+        let rules: Vec<String> = s
+            .rejects_by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        println!("  rejects by rule: {}", rules.join(", "));
+    }
+    for f in s.files.iter().filter(|f| f.status == "failed") {
+        println!("  FAILED {}", f.error.as_deref().unwrap_or(&f.path));
+    }
+    for (t, sev, n) in &s.failed_tests {
+        println!("  data test FAILED ({sev:?}): {t} ({n} failing rows)");
+    }
+    if s.published {
+        println!(
+            "  warehouse: {}/current · try: followup query \"select * from regional_overview\"",
+            warehouse.display()
+        );
+    }
+}
+
+fn validate(dir: &Path) -> anyhow::Result<u8> {
+    let pipelines = match followup::config::load_dir(dir) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{} problem(s) in the pipeline files", errors.len());
+            return Ok(2);
+        }
+    };
+    let mut problems = 0;
+    for p in &pipelines {
+        let report = followup::run::check_sources(p);
+        for line in &report.lines {
+            println!("{line}");
+        }
+        problems += report.problems;
+    }
+    if problems > 0 {
+        eprintln!("{problems} problem(s) with source files");
+        Ok(1)
+    } else {
+        println!("{} pipeline(s) OK", pipelines.len());
+        Ok(0)
+    }
+}

@@ -1,0 +1,260 @@
+//! SQL models: plain SQL files under `sql/`, one SELECT each, named after the file. Dependencies are read
+//! from the parsed statement's table references (like dbt's `ref`, without Jinja) and the models run in that
+//! order with DataFusion, DDL/DML/statements switched off. Each result is written as Parquet and registered
+//! for the models after it. Files under `sql/tests/` are data tests: queries returning the failing rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
+use futures::StreamExt;
+
+use crate::warehouse::{ParquetSink, WarehouseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Sql { path: PathBuf, message: String },
+    #[error("models form a cycle: {0}")]
+    Cycle(String),
+    #[error("model `{name}` is defined twice: {a} and {b}")]
+    Duplicate { name: String, a: PathBuf, b: PathBuf },
+    #[error("registering table {name}: {message}")]
+    Register { name: String, message: String },
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warn,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub deps: Vec<String>,
+    pub is_test: bool,
+    pub severity: Severity,
+}
+
+/// A session configured for the warehouse: plain Utf8 strings (what BI tools and Parquet readers expect)
+/// and deterministic output.
+pub fn session() -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = config.options_mut();
+    opts.execution.parquet.schema_force_view_types = false;
+    opts.sql_parser.map_string_types_to_utf8view = false;
+    SessionContext::new_with_config(config)
+}
+
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Register every table of a snapshot folder: `<name>.parquet` files and `<name>/` folders of parts.
+pub async fn register_snapshot(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>, ModelError> {
+    let mut names = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if stem.starts_with('.') {
+            continue;
+        }
+        let is_table = p.is_dir() || p.extension().is_some_and(|e| e == "parquet");
+        if !is_table {
+            continue;
+        }
+        register_parquet(ctx, &stem, &p).await?;
+        names.push(stem);
+    }
+    Ok(names)
+}
+
+pub async fn register_parquet(ctx: &SessionContext, name: &str, path: &Path) -> Result<(), ModelError> {
+    let _ = ctx.deregister_table(name);
+    let mut url = path.to_string_lossy().into_owned();
+    if path.is_dir() && !url.ends_with('/') {
+        url.push('/');
+    }
+    ctx.register_parquet(name, &url, ParquetReadOptions::default())
+        .await
+        .map_err(|e| ModelError::Register {
+            name: name.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn collect_sql_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ModelError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_sql_files(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "sql") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Read and order the models of a folder. `sources` are the tables the warehouse provides.
+pub fn discover(ctx: &SessionContext, dir: &Path) -> Result<Vec<Model>, ModelError> {
+    let mut files = Vec::new();
+    collect_sql_files(dir, &mut files)?;
+    files.sort();
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut models: BTreeMap<String, Model> = BTreeMap::new();
+    for path in files {
+        let sql = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stmt = state
+            .sql_to_statement(&sql, &dialect)
+            .map_err(|e| ModelError::Sql {
+                path: path.clone(),
+                message: format!("expected one SQL query: {e}"),
+            })?;
+        let deps: Vec<String> = state
+            .resolve_table_references(&stmt)
+            .map_err(|e| ModelError::Sql {
+                path: path.clone(),
+                message: e.to_string(),
+            })?
+            .into_iter()
+            .map(|t| t.table().to_string())
+            .collect();
+        let is_test = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "tests");
+        let severity = if sql
+            .lines()
+            .any(|l| l.trim().trim_start_matches("--").trim() == "severity: warn")
+        {
+            Severity::Warn
+        } else {
+            Severity::Error
+        };
+        let model = Model {
+            name: name.clone(),
+            path: path.clone(),
+            sql,
+            deps,
+            is_test,
+            severity,
+        };
+        if let Some(prev) = models.insert(name.clone(), model) {
+            return Err(ModelError::Duplicate {
+                name,
+                a: prev.path,
+                b: path,
+            });
+        }
+    }
+    // Topological order (Kahn), ties by name, tests last.
+    let names: BTreeSet<String> = models
+        .values()
+        .filter(|m| !m.is_test)
+        .map(|m| m.name.clone())
+        .collect();
+    let mut ordered = Vec::new();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut pending: Vec<&Model> = models.values().filter(|m| !m.is_test).collect();
+    while !pending.is_empty() {
+        let (ready, rest): (Vec<&Model>, Vec<&Model>) = pending.into_iter().partition(|m| {
+            m.deps
+                .iter()
+                .all(|d| !names.contains(d) || done.contains(d) || *d == m.name)
+        });
+        if ready.is_empty() {
+            return Err(ModelError::Cycle(
+                rest.iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        for m in ready {
+            done.insert(m.name.clone());
+            ordered.push(m.clone());
+        }
+        pending = rest;
+    }
+    ordered.extend(models.values().filter(|m| m.is_test).cloned());
+    Ok(ordered)
+}
+
+/// Run a query and stream its result into a Parquet file. Returns the number of rows.
+pub async fn materialise(
+    ctx: &SessionContext,
+    model: &Model,
+    out: &Path,
+) -> Result<u64, ModelError> {
+    let sql_err = |e: datafusion::error::DataFusionError| ModelError::Sql {
+        path: model.path.clone(),
+        message: e.to_string(),
+    };
+    let df = ctx
+        .sql_with_options(&model.sql, read_only())
+        .await
+        .map_err(sql_err)?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut stream = df.execute_stream().await.map_err(sql_err)?;
+    let mut sink = ParquetSink::create(out, schema)?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(sql_err)?;
+        sink.write(&batch)?;
+    }
+    Ok(sink.finish()?)
+}
+
+/// Run a data test: the failing rows (at most `limit`) and their total count.
+pub async fn run_test(
+    ctx: &SessionContext,
+    model: &Model,
+) -> Result<(u64, Vec<RecordBatch>), ModelError> {
+    let sql_err = |e: datafusion::error::DataFusionError| ModelError::Sql {
+        path: model.path.clone(),
+        message: e.to_string(),
+    };
+    let df = ctx
+        .sql_with_options(&model.sql, read_only())
+        .await
+        .map_err(sql_err)?;
+    let batches = df.collect().await.map_err(sql_err)?;
+    let n = batches.iter().map(|b| b.num_rows() as u64).sum();
+    Ok((n, batches))
+}

@@ -1,0 +1,754 @@
+//! Normalise and validate: rows of cells from any reader → canonical enrolment / activity records, or
+//! rejects naming the rule broken. Knows the pipeline's mappings and the Swedish rules, nothing of formats.
+//! Identity numbers are pseudonymised here and go no further.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::{Pipeline, Source, SourceKind};
+use crate::domain::{self, fold_header, fold_key, mask, CanonicalField};
+use crate::ingest::{Cell, RawRow};
+
+/// Keyed pseudonymisation: participant_id = hex(HMAC-SHA256(key, canonical 12-character number)).
+/// One HMAC per distinct number per run; the keyed state is cloned, not rebuilt.
+pub struct Pseudonymiser {
+    mac: Hmac<Sha256>,
+    cache: HashMap<String, String>,
+    /// Short public fingerprint of the key, so analysts can see when the key changed (linkage breaks).
+    pub fingerprint: String,
+}
+
+impl Pseudonymiser {
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC accepts keys of any length; new_from_slice cannot fail for HMAC.
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+        let mut fp = mac.clone();
+        fp.update(b"followup key fingerprint v1");
+        let fingerprint = hex::encode(&fp.finalize().into_bytes()[..6]);
+        Pseudonymiser {
+            mac,
+            cache: HashMap::new(),
+            fingerprint,
+        }
+    }
+
+    pub fn pseudonym(&mut self, canonical: &str) -> String {
+        if let Some(p) = self.cache.get(canonical) {
+            return p.clone();
+        }
+        let mut m = self.mac.clone();
+        m.update(canonical.as_bytes());
+        let p = hex::encode(m.finalize().into_bytes());
+        self.cache.insert(canonical.to_string(), p.clone());
+        p
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Lineage {
+    pub source_file: String,
+    pub source_sheet: Option<String>,
+    pub source_row: u64,
+    pub export_date: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub project_id: String,
+    pub subproject_id: String,
+    pub municipality_code: String,
+    pub county_code: String,
+    pub participant_id: String,
+    pub id_kind: &'static str,
+    pub gender: &'static str,
+    pub gender_mismatch: bool,
+    pub birth_year: i32,
+    pub age_at_start: i64,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub exit_outcome: Option<&'static str>,
+    pub exit_reason_raw: Option<String>,
+    pub subsidised_employment: Option<bool>,
+    pub qualification_gained: Option<bool>,
+    pub referral_source: Option<&'static str>,
+    pub education_level: Option<&'static str>,
+    pub labour_status_at_entry: Option<&'static str>,
+    pub long_term_unemployed: Option<bool>,
+    pub foreign_born: Option<&'static str>,
+    pub third_country_national: Option<&'static str>,
+    pub disability: Option<&'static str>,
+    pub hours: Option<f64>,
+    pub activity_type: Option<&'static str>,
+    pub lineage: Lineage,
+}
+
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub project_id: String,
+    pub subproject_id: String,
+    pub municipality_code: String,
+    pub participant_id: String,
+    pub activity_type: &'static str,
+    pub activity_raw: String,
+    pub provider: Option<String>,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub hours: Option<f64>,
+    pub lineage: Lineage,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub rule: &'static str,
+    pub column: Option<String>,
+    pub message: String,
+    /// The offending value with any identity number masked.
+    pub raw_value: Option<String>,
+}
+
+pub enum RowOutcome {
+    Skipped(&'static str),
+    Enrolment(Box<Enrolment>),
+    Activity(Box<Activity>),
+    Rejected(Vec<Reject>),
+}
+
+/// Everything needed to normalise the rows of one file, resolved once per file.
+pub struct FileContext<'a> {
+    pipeline: &'a Pipeline,
+    source: &'a Source,
+    /// (field, column index, header text) for each mapped field found in the header.
+    columns: HashMap<CanonicalField, (usize, String)>,
+    values: HashMap<&'static str, HashMap<String, String>>,
+    date_formats: Vec<String>,
+    export_date: NaiveDate,
+    source_file: String,
+    source_sheet: Option<String>,
+    seen: HashSet<(String, String, NaiveDate)>,
+    subproject_keys: HashMap<String, usize>,
+}
+
+/// The mapped fields of a source, in a fixed order, with whether each is required.
+pub fn wanted_headers(source: &Source) -> Vec<(CanonicalField, String, bool)> {
+    let required = domain::required_fields(source.kind);
+    let mut out: Vec<(CanonicalField, String, bool)> = source
+        .columns
+        .iter()
+        .filter_map(|(k, v)| {
+            CanonicalField::parse(k).map(|f| (f, v.clone(), required.contains(&f)))
+        })
+        .collect();
+    out.sort_by_key(|(f, _, _)| *f);
+    out
+}
+
+impl<'a> FileContext<'a> {
+    pub fn new(
+        pipeline: &'a Pipeline,
+        source: &'a Source,
+        header_columns: &[(CanonicalField, String, Option<usize>)],
+        export_date: NaiveDate,
+        source_file: String,
+        source_sheet: Option<String>,
+    ) -> Self {
+        let columns = header_columns
+            .iter()
+            .filter_map(|(f, h, c)| c.map(|c| (*f, (c, h.clone()))))
+            .collect();
+        let mut values: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
+        for field in domain::VALUE_MAPPED_FIELDS.iter().chain(["subproject"].iter()) {
+            let mut m = HashMap::new();
+            for layer in [&pipeline.file.values, &source.values] {
+                if let Some(map) = layer.get(*field) {
+                    for (k, v) in map {
+                        m.insert(fold_key(k), v.clone());
+                    }
+                }
+            }
+            values.insert(field, m);
+        }
+        let mut subproject_keys = HashMap::new();
+        for (i, sp) in pipeline.file.subprojects.iter().enumerate() {
+            subproject_keys.insert(fold_header(&sp.id), i);
+            subproject_keys.insert(fold_header(&sp.name), i);
+        }
+        FileContext {
+            pipeline,
+            source,
+            columns,
+            values,
+            date_formats: source.date_formats.clone(),
+            export_date,
+            source_file,
+            source_sheet,
+            seen: HashSet::new(),
+            subproject_keys,
+        }
+    }
+
+    fn cell<'r>(&self, row: &'r RawRow, f: CanonicalField) -> Option<(&'r Cell, &str)> {
+        let (i, h) = self.columns.get(&f)?;
+        Some((row.cells.get(*i).unwrap_or(&Cell::Empty), h.as_str()))
+    }
+
+    fn text(&self, row: &RawRow, f: CanonicalField) -> Option<String> {
+        let (c, _) = self.cell(row, f)?;
+        let t = c.as_text()?;
+        let t = t.trim();
+        (!t.is_empty()).then(|| t.to_string())
+    }
+
+    /// Map a value through the pipeline's maps, then the built-in ones.
+    fn map_value(&self, field: &'static str, raw: &str) -> Option<&'static str> {
+        let key = fold_key(raw);
+        let allowed = domain::allowed_values(field)?;
+        if let Some(v) = self.values.get(field).and_then(|m| m.get(&key)) {
+            return allowed.iter().copied().find(|a| a == v);
+        }
+        if let Some(v) = domain::builtin_value(field, &key) {
+            return Some(v);
+        }
+        // A value already spelled canonically is accepted as such.
+        allowed.iter().copied().find(|a| *a == key)
+    }
+
+    pub fn normalise(&mut self, row: &RawRow, pseudo: &mut Pseudonymiser) -> RowOutcome {
+        if row.cells.iter().all(Cell::is_blank) {
+            return RowOutcome::Skipped("blank");
+        }
+        if let Some(first) = row.cells.iter().find(|c| !c.is_blank()) {
+            if let Some(t) = first.as_text() {
+                let k = fold_key(&t);
+                if ["summa", "totalt", "total", "antal"]
+                    .iter()
+                    .any(|w| k.starts_with(w))
+                {
+                    return RowOutcome::Skipped("total");
+                }
+            }
+        }
+        let mut rejects = Vec::new();
+        let mut reject = |rule: &'static str, column: Option<&str>, raw: Option<String>, msg: String| {
+            rejects.push(Reject {
+                rule,
+                column: column.map(str::to_string),
+                message: msg,
+                raw_value: raw.map(|r| mask(&r)),
+            })
+        };
+
+        // Excel error cells in any mapped column.
+        for (f, (i, h)) in &self.columns {
+            if let Some(Cell::Error(e)) = row.cells.get(*i) {
+                reject(
+                    "excel_error",
+                    Some(h),
+                    Some(e.clone()),
+                    format!("{} cell holds the Excel error {e}", f.as_str()),
+                );
+            }
+        }
+        let errored =
+            |f: CanonicalField| matches!(self.cell(row, f), Some((Cell::Error(_), _)));
+
+        // Identity.
+        let pnr_header = self.columns.get(&CanonicalField::Personnummer).map(|(_, h)| h.clone());
+        let pnr = match self.text(row, CanonicalField::Personnummer) {
+            None if errored(CanonicalField::Personnummer) => None,
+            None => {
+                reject(
+                    "missing_required",
+                    pnr_header.as_deref(),
+                    None,
+                    "personnummer is empty".into(),
+                );
+                None
+            }
+            Some(raw) => match domain::parse_personnummer(&raw, self.export_date) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    reject(
+                        "invalid_personnummer",
+                        pnr_header.as_deref(),
+                        Some(raw),
+                        e.to_string(),
+                    );
+                    None
+                }
+            },
+        };
+
+        // Dates.
+        let start = self.date_field(row, CanonicalField::StartDate, true, &mut reject).flatten();
+        let end = self.date_field(row, CanonicalField::EndDate, false, &mut reject);
+
+        // Sub-project.
+        let sp_index = self.resolve_subproject(row, &mut reject);
+
+        let is_activity = self.source.kind == SourceKind::Activities;
+        let mut enum_field = |this: &Self, f: CanonicalField, name: &'static str| -> Result<Option<&'static str>, ()> {
+            let Some(raw) = this.text(row, f) else {
+                return Ok(None);
+            };
+            match this.map_value(name, &raw) {
+                Some(v) => Ok(Some(v)),
+                None => {
+                    let h = this.columns.get(&f).map(|(_, h)| h.as_str());
+                    reject(
+                        "unknown_value",
+                        h,
+                        Some(raw.clone()),
+                        format!(
+                            "\"{}\" is not in the value map for {name}; add it under [values.{name}] (canonical values: {})",
+                            mask(&raw),
+                            domain::allowed_values(name).unwrap_or(&[]).join(", ")
+                        ),
+                    );
+                    Err(())
+                }
+            }
+        };
+        let activity_type = enum_field(self, CanonicalField::ActivityType, "activity_type");
+        let gender_stated = enum_field(self, CanonicalField::Gender, "gender");
+        let exit = enum_field(self, CanonicalField::ExitReason, "exit_reason");
+        let referral = enum_field(self, CanonicalField::ReferralSource, "referral_source");
+        let education = enum_field(self, CanonicalField::EducationLevel, "education_level");
+        let labour = enum_field(self, CanonicalField::LabourStatus, "labour_status");
+        let ltu = enum_field(self, CanonicalField::LongTermUnemployed, "long_term_unemployed");
+        let foreign = enum_field(self, CanonicalField::ForeignBorn, "foreign_born");
+        let tcn = enum_field(self, CanonicalField::ThirdCountryNational, "third_country_national");
+        let disability = enum_field(self, CanonicalField::Disability, "disability");
+        let qual = enum_field(self, CanonicalField::QualificationGained, "qualification_gained");
+        let subsidised =
+            enum_field(self, CanonicalField::SubsidisedEmployment, "subsidised_employment");
+
+        let hours = match self.cell(row, CanonicalField::Hours) {
+            None => None,
+            Some((c, h)) => match parse_number(c, self.source.decimal_comma) {
+                Ok(v) => v,
+                Err(raw) => {
+                    if !matches!(c, Cell::Error(_)) {
+                        reject(
+                            "invalid_number",
+                            Some(h),
+                            Some(raw.clone()),
+                            format!(
+                                "hours \"{raw}\" is not a number{}",
+                                if self.source.decimal_comma {
+                                    " (decimal comma expected)"
+                                } else {
+                                    " (decimal point expected; set decimal_comma = true for 7,5)"
+                                }
+                            ),
+                        );
+                    }
+                    None
+                }
+            },
+        };
+        if is_activity && activity_type == Ok(None) && !errored(CanonicalField::ActivityType) {
+            let h = self.columns.get(&CanonicalField::ActivityType).map(|(_, h)| h.clone());
+            reject(
+                "missing_required",
+                h.as_deref(),
+                None,
+                "activity type is empty".into(),
+            );
+        }
+
+        // Cross-field rules.
+        if let (Some(s), Some(Some(e))) = (start, end) {
+            if e < s {
+                let h = self.columns.get(&CanonicalField::EndDate).map(|(_, h)| h.clone());
+                reject(
+                    "end_before_start",
+                    h.as_deref(),
+                    Some(e.to_string()),
+                    format!("end date {e} is before start date {s}"),
+                );
+            }
+        }
+        if let (Ok(Some(_)), Some(None)) = (&exit, end) {
+            let h = self.columns.get(&CanonicalField::ExitReason).map(|(_, h)| h.clone());
+            reject(
+                "outcome_without_exit",
+                h.as_deref(),
+                self.text(row, CanonicalField::ExitReason),
+                "an exit reason is given but the end date is empty".into(),
+            );
+        }
+        let project = &self.pipeline.file.project;
+        if self.pipeline.file.validation.check_project_period {
+            let (ps, pe) = (project.period_start.0, project.period_end.0);
+            if let Some(s) = start {
+                if s < ps || s > pe {
+                    reject(
+                        "outside_project_period",
+                        self.columns.get(&CanonicalField::StartDate).map(|(_, h)| h.as_str()),
+                        Some(s.to_string()),
+                        format!("start date {s} is outside the project period {ps}–{pe}"),
+                    );
+                }
+            }
+            if let Some(Some(e)) = end {
+                if e > pe {
+                    reject(
+                        "outside_project_period",
+                        self.columns.get(&CanonicalField::EndDate).map(|(_, h)| h.as_str()),
+                        Some(e.to_string()),
+                        format!("end date {e} is after the project end {pe}"),
+                    );
+                }
+            }
+        }
+        let age = match (&pnr, start) {
+            (Some(p), Some(s)) => {
+                let age = domain::age_at(p.birth_date, s);
+                let [lo, hi] = self.pipeline.file.validation.age_range;
+                if !is_activity && (age < lo || age > hi) {
+                    reject(
+                        "age_out_of_range",
+                        pnr_header.as_deref(),
+                        None,
+                        format!("age at start is {age}; expected {lo}–{hi} (validation.age_range)"),
+                    );
+                }
+                Some(age)
+            }
+            _ => None,
+        };
+
+        if !rejects.is_empty() {
+            return RowOutcome::Rejected(rejects);
+        }
+        // Every rule passed: all the options below are filled.
+        let (Some(pnr), Some(start), Some(end), Some(sp_index), Some(age)) =
+            (pnr, start, end, sp_index, age)
+        else {
+            return RowOutcome::Rejected(vec![Reject {
+                rule: "missing_required",
+                column: None,
+                message: "a required value is missing".into(),
+                raw_value: None,
+            }]);
+        };
+        let ok = |r: Result<Option<&'static str>, ()>| r.ok().flatten();
+        let sp = &self.pipeline.file.subprojects[sp_index];
+        let participant_id = pseudo.pseudonym(&pnr.canonical);
+        let key = (sp.id.clone(), participant_id.clone(), start);
+        if !self.seen.insert(key) {
+            return RowOutcome::Rejected(vec![Reject {
+                rule: "duplicate_row",
+                column: pnr_header,
+                message: format!(
+                    "the same participant, sub-project and start date {start} already appear earlier in this file"
+                ),
+                raw_value: None,
+            }]);
+        }
+        let lineage = Lineage {
+            source_file: self.source_file.clone(),
+            source_sheet: self.source_sheet.clone(),
+            source_row: row.row,
+            export_date: self.export_date,
+        };
+        if is_activity {
+            return RowOutcome::Activity(Box::new(Activity {
+                project_id: project.id.clone(),
+                subproject_id: sp.id.clone(),
+                municipality_code: sp.municipality_code.clone(),
+                participant_id,
+                activity_type: ok(activity_type).unwrap_or("other"),
+                activity_raw: self.text(row, CanonicalField::ActivityType).unwrap_or_default(),
+                provider: self.text(row, CanonicalField::Provider),
+                start_date: start,
+                end_date: end,
+                hours,
+                lineage,
+            }));
+        }
+        let exit_code = ok(exit);
+        let (exit_outcome, subsidised_from_exit) = match exit_code {
+            Some("work_subsidised") => (Some("work"), Some(true)),
+            Some("work") => (Some("work"), Some(false)),
+            Some(o) => (Some(o), None),
+            None => (None, None),
+        };
+        let labour_code = ok(labour);
+        let gender = pnr.gender.as_str();
+        let stated = ok(gender_stated);
+        RowOutcome::Enrolment(Box::new(Enrolment {
+            project_id: project.id.clone(),
+            subproject_id: sp.id.clone(),
+            municipality_code: sp.municipality_code.clone(),
+            county_code: sp.municipality_code[..2].to_string(),
+            participant_id,
+            id_kind: pnr.kind.as_str(),
+            gender,
+            gender_mismatch: stated.is_some_and(|s| s != gender),
+            birth_year: pnr.birth_date.year(),
+            age_at_start: age,
+            start_date: start,
+            end_date: end,
+            exit_outcome,
+            exit_reason_raw: self.text(row, CanonicalField::ExitReason).map(|r| mask(&r)),
+            subsidised_employment: ok(subsidised)
+                .map(|v| v == "true")
+                .or(subsidised_from_exit),
+            qualification_gained: ok(qual).map(|v| v == "true"),
+            referral_source: ok(referral),
+            education_level: if self.columns.contains_key(&CanonicalField::EducationLevel) {
+                Some(ok(education).unwrap_or("unknown"))
+            } else {
+                None
+            },
+            labour_status_at_entry: match labour_code {
+                Some("long_term_unemployed") => Some("unemployed"),
+                Some(v) => Some(v),
+                None if self.columns.contains_key(&CanonicalField::LabourStatus) => Some("unknown"),
+                None => None,
+            },
+            long_term_unemployed: match (ok(ltu), labour_code) {
+                (Some(v), _) => Some(v == "true"),
+                (None, Some("long_term_unemployed")) => Some(true),
+                (None, Some(_)) => Some(false),
+                (None, None) => None,
+            },
+            foreign_born: self.yes_no(CanonicalField::ForeignBorn, ok(foreign)),
+            third_country_national: self.yes_no(CanonicalField::ThirdCountryNational, ok(tcn)),
+            disability: self.yes_no(CanonicalField::Disability, ok(disability)),
+            hours,
+            activity_type: ok(activity_type),
+            lineage,
+        }))
+    }
+
+    /// A yes/no/refused/unknown field: null when the source has no such column, `unknown` when the cell is empty.
+    fn yes_no(&self, f: CanonicalField, v: Option<&'static str>) -> Option<&'static str> {
+        match v {
+            Some(v) => Some(v),
+            None if self.columns.contains_key(&f) => Some("unknown"),
+            None => None,
+        }
+    }
+
+    /// Returns None when the field is invalid (a reject was recorded); Some(None) when empty and optional.
+    fn date_field(
+        &self,
+        row: &RawRow,
+        f: CanonicalField,
+        required: bool,
+        reject: &mut impl FnMut(&'static str, Option<&str>, Option<String>, String),
+    ) -> Option<Option<NaiveDate>>
+    where
+        Self: Sized,
+    {
+        let Some((cell, header)) = self.cell(row, f) else {
+            return if required { None } else { Some(None) };
+        };
+        if let Cell::Error(_) = cell {
+            return None;
+        }
+        if cell.is_blank() {
+            if required {
+                reject(
+                    "missing_required",
+                    Some(header),
+                    None,
+                    format!("{} is empty", f.as_str()),
+                );
+                return None;
+            }
+            return Some(None);
+        }
+        match parse_date(cell, &self.date_formats) {
+            Some(d) => Some(Some(d)),
+            None => {
+                let raw = cell.as_text().map(|t| t.into_owned());
+                reject(
+                    "invalid_date",
+                    Some(header),
+                    raw.clone(),
+                    format!(
+                        "{} \"{}\" is not a date in the accepted formats ({}) nor an Excel date",
+                        f.as_str(),
+                        raw.as_deref().map(mask).unwrap_or_default(),
+                        self.date_formats.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn resolve_subproject(
+        &self,
+        row: &RawRow,
+        reject: &mut impl FnMut(&'static str, Option<&str>, Option<String>, String),
+    ) -> Option<usize> {
+        let subs = &self.pipeline.file.subprojects;
+        if let Some(id) = &self.source.subproject {
+            return subs.iter().position(|s| &s.id == id);
+        }
+        if let Some(raw) = self.text(row, CanonicalField::Subproject) {
+            let mapped = self
+                .values
+                .get("subproject")
+                .and_then(|m| m.get(&fold_key(&raw)));
+            let found = match mapped {
+                Some(id) => subs.iter().position(|s| &s.id == id),
+                None => self.subproject_keys.get(&fold_header(&raw)).copied(),
+            };
+            if found.is_none() {
+                let h = self.columns.get(&CanonicalField::Subproject).map(|(_, h)| h.as_str());
+                reject(
+                    "unknown_subproject",
+                    h,
+                    Some(raw.clone()),
+                    format!("\"{raw}\" names no sub-project of this pipeline; map it under [values.subproject]"),
+                );
+            }
+            return found;
+        }
+        if let Some(raw) = self.text(row, CanonicalField::MunicipalityCode) {
+            let code = domain::normalise_kommunkod(&raw);
+            let found = code
+                .as_deref()
+                .and_then(|c| subs.iter().position(|s| s.municipality_code == c))
+                .or_else(|| self.subproject_keys.get(&fold_header(&raw)).copied());
+            if found.is_none() {
+                let h = self
+                    .columns
+                    .get(&CanonicalField::MunicipalityCode)
+                    .map(|(_, h)| h.as_str());
+                reject(
+                    "unknown_subproject",
+                    h,
+                    Some(raw.clone()),
+                    format!("kommun \"{raw}\" is not the kommunkod or name of any sub-project of this pipeline"),
+                );
+            }
+            return found;
+        }
+        let h = self
+            .columns
+            .get(&CanonicalField::Subproject)
+            .or_else(|| self.columns.get(&CanonicalField::MunicipalityCode))
+            .map(|(_, h)| h.clone());
+        reject(
+            "missing_required",
+            h.as_deref(),
+            None,
+            "the sub-project / kommun column is empty".into(),
+        );
+        None
+    }
+}
+
+/// Excel's 1900 date system: serial 1 = 1900-01-01, with the fictitious 1900-02-29 at serial 60.
+pub fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
+    if !(1.0..=73050.0).contains(&serial) {
+        return None; // before 1900 or after 2099: not a plausible date
+    }
+    let days = serial.trunc() as i64;
+    if days == 60 {
+        return None;
+    }
+    let base = if days < 60 {
+        NaiveDate::from_ymd_opt(1899, 12, 31)?
+    } else {
+        NaiveDate::from_ymd_opt(1899, 12, 30)?
+    };
+    base.checked_add_signed(chrono::Duration::days(days))
+}
+
+/// A date from a cell: Excel date cells and serials always; text only in the declared formats.
+pub fn parse_date(cell: &Cell, formats: &[String]) -> Option<NaiveDate> {
+    match cell {
+        Cell::DateTime(dt) => Some(dt.date()),
+        Cell::Number(f) => number_date(*f, formats),
+        Cell::Int(i) => number_date(*i as f64, formats),
+        Cell::Text(t) => parse_date_text(t.trim(), formats),
+        _ => None,
+    }
+}
+
+fn number_date(f: f64, formats: &[String]) -> Option<NaiveDate> {
+    // 20200201 typed as a number is YYYYMMDD when the source accepts that format.
+    if f.fract() == 0.0 && (19_000_101.0..=21_001_231.0).contains(&f) {
+        return formats
+            .iter()
+            .any(|x| x == "%Y%m%d")
+            .then(|| parse_date_text(&format!("{}", f as i64), &["%Y%m%d".to_string()]))
+            .flatten();
+    }
+    excel_serial_to_date(f)
+}
+
+pub fn parse_date_text(t: &str, formats: &[String]) -> Option<NaiveDate> {
+    for fmt in formats {
+        if fmt == "%Y%m%d" {
+            // chrono's %Y is greedy without separators; parse the eight digits by hand.
+            if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+                let (y, m, d) = (&t[..4], &t[4..6], &t[6..]);
+                if let (Ok(y), Ok(m), Ok(d)) = (y.parse(), m.parse(), d.parse()) {
+                    if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                        return Some(date);
+                    }
+                }
+            }
+            continue;
+        }
+        let has_time = fmt.contains("%H") || fmt.contains("%T") || fmt.contains("%M");
+        if has_time {
+            if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
+                return Some(dt.date());
+            }
+        } else if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// A number from a cell. Text uses the source's decimal separator; spaces and no-break spaces are thousands
+/// separators. Returns the raw text on failure.
+pub fn parse_number(cell: &Cell, decimal_comma: bool) -> Result<Option<f64>, String> {
+    match cell {
+        Cell::Empty => Ok(None),
+        Cell::Number(f) => Ok(Some(*f)),
+        Cell::Int(i) => Ok(Some(*i as f64)),
+        Cell::Text(t) => {
+            let t = t.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            let cleaned: String = t
+                .chars()
+                .filter(|c| !(c.is_whitespace() || *c == '\u{a0}' || *c == '\u{202f}'))
+                .collect();
+            let cleaned = if decimal_comma {
+                if cleaned.contains('.') {
+                    return Err(t.to_string());
+                }
+                cleaned.replace(',', ".")
+            } else {
+                if cleaned.contains(',') {
+                    return Err(t.to_string());
+                }
+                cleaned
+            };
+            cleaned
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Some)
+                .ok_or_else(|| t.to_string())
+        }
+        Cell::Error(e) => Err(e.clone()),
+        other => Err(other.as_text().map(|t| t.into_owned()).unwrap_or_default()),
+    }
+}

@@ -1,0 +1,1018 @@
+//! `followup run`: plan the files of every pipeline, ingest each in isolation (a broken file is reported
+//! and the run goes on), write the canonical tables into a new snapshot, run the SQL models and data tests,
+//! and publish the snapshot by an atomic switch of `current`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use tracing::{error, info, warn};
+
+use crate::config::{self, ExportDate, Pipeline, Source};
+use crate::ingest::{self, ReadError, ReadOptions, RowSource};
+use crate::models::{self, ModelError, Severity};
+use crate::normalise::{self, Activity, Enrolment, FileContext, Pseudonymiser, RowOutcome};
+use crate::warehouse::{self, FileLoad, Layout, ParquetSink, RejectRow, RunRow, WarehouseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("configuration:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<config::ConfigError>),
+    #[error("pseudonymisation key: {0}")]
+    Key(String),
+    #[error("another run holds the lock {path} (pid {pid}); try again when it has finished")]
+    Locked { path: PathBuf, pid: String },
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("--only {0}: no pipeline has that project id")]
+    UnknownProject(String),
+}
+
+impl RunError {
+    /// Exit code per the CLI contract: 2 for configuration/usage, 3 when nothing was published.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Config(_) | RunError::Key(_) | RunError::UnknownProject(_) => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Where the key came from (recorded in `runs`, never the key itself).
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub bytes: Vec<u8>,
+    pub source: String,
+}
+
+pub const KEY_ENV: &str = "FOLLOWUP_HMAC_KEY";
+const DEMO_KEY: &[u8] = b"followup demo key - public, for sample data only - never use in production";
+
+/// The key: `--key-file`, else `FOLLOWUP_HMAC_KEY`, else the public demo key when `--demo-key` is given.
+/// A key is 64+ hex digits (decoded) or 32+ bytes of text.
+pub fn load_key(key_file: Option<&Path>, demo: bool) -> Result<Key, RunError> {
+    let parse = |text: &str, source: String| -> Result<Key, RunError> {
+        let t = text.trim();
+        let bytes = if t.len() >= 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(t).map_err(|e| RunError::Key(format!("{source}: {e}")))?
+        } else {
+            t.as_bytes().to_vec()
+        };
+        if bytes.len() < 32 {
+            return Err(RunError::Key(format!(
+                "{source}: expected at least 32 bytes (256 bits) or 64 hex digits, found {} bytes; \
+                 generate one with `openssl rand -hex 32`",
+                bytes.len()
+            )));
+        }
+        Ok(Key { bytes, source })
+    };
+    if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RunError::Key(format!("cannot read key file {}: {e}", path.display()))
+        })?;
+        return parse(&text, "key_file".into());
+    }
+    if let Ok(v) = std::env::var(KEY_ENV) {
+        if !v.trim().is_empty() {
+            return parse(&v, "env".into());
+        }
+    }
+    if demo {
+        warn!("using the public DEMO pseudonymisation key: participant ids are not protected; never use --demo-key on real data");
+        return Ok(Key {
+            bytes: DEMO_KEY.to_vec(),
+            source: "demo".into(),
+        });
+    }
+    Err(RunError::Key(format!(
+        "no key: set {KEY_ENV} (64 hex digits) or pass --key-file FILE; for the bundled sample data only, pass --demo-key"
+    )))
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub pipelines_dir: PathBuf,
+    pub warehouse_dir: PathBuf,
+    pub sql_dir: PathBuf,
+    pub only: Option<String>,
+    pub report_date: Option<NaiveDate>,
+    pub keep_snapshots: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub load_id: String,
+    pub published: bool,
+    pub files: Vec<FileLoad>,
+    pub rejects_by_rule: BTreeMap<String, u64>,
+    pub failed_tests: Vec<(String, Severity, u64)>,
+    pub models: Vec<(String, u64)>,
+    pub duration_ms: u128,
+}
+
+impl RunSummary {
+    pub fn files_failed(&self) -> usize {
+        self.files.iter().filter(|f| f.status == "failed").count()
+    }
+
+    /// 0 all good; 1 published but a file or a warn-level data test failed; 3 nothing published.
+    pub fn exit_code(&self) -> u8 {
+        if !self.published {
+            3
+        } else if self.files_failed() > 0 || !self.failed_tests.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// The one-run-at-a-time lock: a file created exclusively, holding the pid. A lock whose pid no longer
+/// runs is stale and taken over.
+struct RunLock {
+    path: PathBuf,
+}
+
+impl RunLock {
+    fn acquire(path: &Path) -> Result<Self, RunError> {
+        use std::io::Write;
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    let _ = f.sync_all();
+                    return Ok(RunLock {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = std::fs::read_to_string(path).unwrap_or_default();
+                    let pid = pid.trim().to_string();
+                    if pid_alive(&pid) {
+                        return Err(RunError::Locked {
+                            path: path.to_path_buf(),
+                            pid,
+                        });
+                    }
+                    warn!(lock = %path.display(), stale_pid = %pid, "taking over a stale lock left by a run that no longer exists");
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(e) => {
+                    return Err(RunError::Warehouse(WarehouseError::Io {
+                        path: path.to_path_buf(),
+                        source: e,
+                    }))
+                }
+            }
+        }
+        Err(RunError::Locked {
+            path: path.to_path_buf(),
+            pid: "unknown".into(),
+        })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn pid_alive(pid: &str) -> bool {
+    match pid.parse::<u32>() {
+        Ok(p) if p == std::process::id() => false,
+        Ok(p) => Path::new(&format!("/proc/{p}")).exists(),
+        Err(_) => false,
+    }
+}
+
+/// A date in a file name: `YYYY-MM-DD`, `YYYY_MM_DD`, `YYYYMMDD`, else `YYYY-MM` / `YYYYMM` (month end).
+pub fn date_from_filename(name: &str) -> Option<NaiveDate> {
+    let digits_only: Vec<(usize, String)> = {
+        // Runs of digits joined by a single '-' or '_' between them.
+        let b = name.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let start = i;
+                let mut s = String::new();
+                while i < b.len()
+                    && (b[i].is_ascii_digit()
+                        || ((b[i] == b'-' || b[i] == b'_')
+                            && i + 1 < b.len()
+                            && b[i + 1].is_ascii_digit()
+                            && i > start))
+                {
+                    if b[i].is_ascii_digit() {
+                        s.push(b[i] as char);
+                    }
+                    i += 1;
+                }
+                out.push((start, s));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    let plausible = |y: i32| (2000..=2099).contains(&y);
+    for (_, s) in &digits_only {
+        if s.len() == 8 {
+            let (y, m, d) = (s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?);
+            if plausible(y) {
+                if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
+                    return Some(date);
+                }
+            }
+        }
+    }
+    for (_, s) in &digits_only {
+        if s.len() == 6 {
+            let (y, m): (i32, u32) = (s[..4].parse().ok()?, s[4..].parse().ok()?);
+            if plausible(y) && (1..=12).contains(&m) {
+                let next = if m == 12 {
+                    NaiveDate::from_ymd_opt(y + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(y, m + 1, 1)
+                }?;
+                return next.pred_opt();
+            }
+        }
+    }
+    None
+}
+
+fn mtime_date(path: &Path) -> Option<NaiveDate> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    let dt: chrono::DateTime<Utc> = m.into();
+    Some(dt.date_naive())
+}
+
+fn export_date(path: &Path, source: &Source, src: &dyn RowSource) -> Result<NaiveDate, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match &source.export_date {
+        Some(ExportDate::Fixed { date }) => Ok(date.0),
+        Some(ExportDate::Mtime) => mtime_date(path).ok_or_else(|| "no modification time".into()),
+        Some(ExportDate::Filename) => date_from_filename(&name).ok_or_else(|| {
+            format!("export_date: expected a date (YYYY-MM-DD, YYYYMMDD or YYYY-MM) in the file name \"{name}\"")
+        }),
+        Some(ExportDate::Cell { cell }) => {
+            let (r, c) = ingest::parse_a1(cell).ok_or_else(|| format!("bad cell {cell}"))?;
+            let value = src
+                .cell_at(r, c)
+                .ok_or_else(|| format!("export_date: cell {cell} is empty or outside the sheet"))?;
+            // Accept a date cell, a serial, or a text that holds a date (e.g. "Rapportdatum: 2022-06-30").
+            if let Some(d) = normalise::parse_date(&value, &source.date_formats) {
+                return Ok(d);
+            }
+            let text = value.as_text().map(|t| t.into_owned()).unwrap_or_default();
+            text.split(|ch: char| ch.is_whitespace() || ch == ':')
+                .find_map(|w| normalise::parse_date_text(w, &source.date_formats))
+                .ok_or_else(|| format!("export_date: cell {cell} holds \"{text}\", not a date"))
+        }
+        None => Ok(date_from_filename(&name)
+            .or_else(|| mtime_date(path))
+            .unwrap_or_default()),
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<(String, i64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0i64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        n += k as i64;
+        h.update(&buf[..k]);
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+/// Per-file part files, created on first use and removed if the file fails.
+struct FileParts {
+    dir: PathBuf,
+    stem: String,
+    load_id: String,
+    enrolments: Vec<Enrolment>,
+    activities: Vec<Activity>,
+    rejects: Vec<RejectRow>,
+    sinks: BTreeMap<&'static str, ParquetSink>,
+}
+
+const BATCH: usize = 8192;
+
+impl FileParts {
+    fn sink(&mut self, table: &'static str) -> Result<&mut ParquetSink, WarehouseError> {
+        if !self.sinks.contains_key(table) {
+            let dir = self.dir.join(table);
+            std::fs::create_dir_all(&dir).map_err(warehouse::io_err(&dir))?;
+            let path = dir.join(format!("{}.parquet", self.stem));
+            let schema = match table {
+                "enrolment_rows" => warehouse::enrolment_rows_schema(),
+                "activity_rows" => warehouse::activity_rows_schema(),
+                _ => warehouse::rejects_schema(),
+            };
+            self.sinks.insert(table, ParquetSink::create(&path, schema)?);
+        }
+        // Inserted just above when missing.
+        self.sinks
+            .get_mut(table)
+            .ok_or_else(|| WarehouseError::Io {
+                path: self.dir.clone(),
+                source: std::io::Error::other("sink vanished"),
+            })
+    }
+
+    fn flush(&mut self, all: bool) -> Result<(), WarehouseError> {
+        if self.enrolments.len() >= BATCH || (all && !self.enrolments.is_empty()) {
+            let b = warehouse::enrolment_batch(&self.enrolments, &self.load_id)?;
+            self.sink("enrolment_rows")?.write(&b)?;
+            self.enrolments.clear();
+        }
+        if self.activities.len() >= BATCH || (all && !self.activities.is_empty()) {
+            let b = warehouse::activity_batch(&self.activities, &self.load_id)?;
+            self.sink("activity_rows")?.write(&b)?;
+            self.activities.clear();
+        }
+        if self.rejects.len() >= BATCH || (all && !self.rejects.is_empty()) {
+            let b = warehouse::reject_batch(&self.rejects, &self.load_id)?;
+            self.sink("rejects")?.write(&b)?;
+            self.rejects.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), WarehouseError> {
+        self.flush(true)?;
+        for (_, s) in std::mem::take(&mut self.sinks) {
+            s.finish()?;
+        }
+        Ok(())
+    }
+}
+
+struct FileJob<'a> {
+    pipeline: &'a Pipeline,
+    source: &'a Source,
+    source_id: String,
+    path: PathBuf,
+    display: String,
+}
+
+/// Read, normalise and stage one file. Never panics out and never aborts the run: every outcome becomes a
+/// `FileLoad` row.
+fn process_file(
+    job: &FileJob<'_>,
+    staging: &Path,
+    seq: usize,
+    load_id: &str,
+    pseudo: &mut Pseudonymiser,
+) -> FileLoad {
+    let mut load = FileLoad {
+        load_id: load_id.to_string(),
+        project_id: job.pipeline.project_id().to_string(),
+        source_id: Some(job.source_id.clone()),
+        path: job.display.clone(),
+        status: "failed".into(),
+        ..Default::default()
+    };
+    match sha256_file(&job.path) {
+        Ok((h, n)) => {
+            load.sha256 = Some(h);
+            load.bytes = Some(n);
+        }
+        Err(e) => {
+            load.error = Some(format!("{}: cannot read: {e}", job.display));
+            return load;
+        }
+    }
+    let stem = format!(
+        "{}-{seq:05}-{}",
+        job.pipeline.project_id(),
+        &load.sha256.as_deref().unwrap_or("0")[..12.min(load.sha256.as_deref().unwrap_or("0").len())]
+    );
+    let mut parts = FileParts {
+        dir: staging.to_path_buf(),
+        stem,
+        load_id: load_id.to_string(),
+        enrolments: Vec::new(),
+        activities: Vec::new(),
+        rejects: Vec::new(),
+        sinks: BTreeMap::new(),
+    };
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        ingest_rows(job, &mut load, &mut parts, pseudo)
+    }));
+    let outcome = match result {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(FileFailure::Read(ReadError::Panic(msg)))
+        }
+    };
+    match outcome.and_then(|()| parts.finish().map_err(FileFailure::Write)) {
+        Ok(()) => {
+            load.status = "loaded".into();
+        }
+        Err(e) => {
+            load.error = Some(format!("{}: {e}", job.display));
+            load.rows_read = 0;
+            load.rows_loaded = 0;
+            load.rows_rejected = 0;
+            load.rows_skipped = 0;
+            // The caller removes this file's part files.
+        }
+    }
+    load
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FileFailure {
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error("{0}")]
+    ExportDate(String),
+    #[error("staging: {0}")]
+    Write(#[from] WarehouseError),
+}
+
+fn ingest_rows(
+    job: &FileJob<'_>,
+    load: &mut FileLoad,
+    parts: &mut FileParts,
+    pseudo: &mut Pseudonymiser,
+) -> Result<(), FileFailure> {
+    let source = job.source;
+    let opts = ReadOptions {
+        sheet: source.sheet.clone(),
+        encoding: source.encoding,
+        delimiter: source
+            .delimiter
+            .as_deref()
+            .filter(|d| *d != "auto")
+            .and_then(|d| d.bytes().next()),
+    };
+    let result = (|| -> Result<(), FileFailure> {
+        let mut src = ingest::open(&job.path, &opts)?;
+        let info = src.info().clone();
+        load.format = info.format.map(|f| f.as_str().to_string());
+        load.sheet = info.sheet.clone();
+        load.encoding = info.encoding.map(str::to_string);
+        let export = export_date(&job.path, source, src.as_ref()).map_err(FileFailure::ExportDate)?;
+        load.export_date = Some(export);
+        let wanted = normalise::wanted_headers(source);
+        let asked: Vec<(String, bool)> = wanted.iter().map(|(_, h, r)| (h.clone(), *r)).collect();
+        let (header, pending) = ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
+        load.header_row = Some(header.row as i64);
+        let mapped: Vec<_> = wanted
+            .iter()
+            .zip(&header.columns)
+            .map(|((f, h, _), c)| (*f, h.clone(), *c))
+            .collect();
+        for (f, h, c) in &mapped {
+            if c.is_none() {
+                warn!(file = %job.display, column = %h, field = f.as_str(), "optional mapped column not found; the field is left empty");
+            }
+        }
+        let mut ctx = FileContext::new(
+            job.pipeline,
+            source,
+            &mapped,
+            export,
+            job.display.clone(),
+            info.sheet.clone(),
+        );
+        // Title rows above the header are read and skipped.
+        load.rows_read += header.rows_before.len() as i64;
+        load.rows_skipped += header.rows_before.len() as i64;
+        let mut handle = |row: &ingest::RawRow, load: &mut FileLoad, parts: &mut FileParts| -> Result<(), FileFailure> {
+            load.rows_read += 1;
+            match ctx.normalise(row, pseudo) {
+                RowOutcome::Skipped(_) => load.rows_skipped += 1,
+                RowOutcome::Enrolment(e) => {
+                    load.rows_loaded += 1;
+                    parts.enrolments.push(*e);
+                }
+                RowOutcome::Activity(a) => {
+                    load.rows_loaded += 1;
+                    parts.activities.push(*a);
+                }
+                RowOutcome::Rejected(rs) => {
+                    load.rows_rejected += 1;
+                    for r in rs {
+                        parts.rejects.push(RejectRow {
+                            project_id: job.pipeline.project_id().to_string(),
+                            source_file: job.display.clone(),
+                            source_sheet: info.sheet.clone(),
+                            source_row: Some(row.row),
+                            reject: r,
+                        });
+                    }
+                }
+            }
+            parts.flush(false)?;
+            Ok(())
+        };
+        for row in &pending {
+            handle(row, load, parts)?;
+        }
+        while let Some(row) = src.next_row()? {
+            handle(&row, load, parts)?;
+        }
+        let warnings = &src.info().warnings;
+        if !warnings.is_empty() {
+            for w in warnings {
+                warn!(file = %job.display, "{w}");
+            }
+            load.warnings = Some(warnings.join("; "));
+        }
+        Ok(())
+    })();
+    result
+}
+
+fn display_path(path: &Path, pipeline: &Pipeline) -> String {
+    let base = pipeline.input_dir();
+    let rel = path.strip_prefix(&base).unwrap_or(path);
+    format!(
+        "{}/{}",
+        pipeline.project_id(),
+        rel.to_string_lossy().replace('\\', "/")
+    )
+}
+
+/// The whole nightly job. Returns the summary on any outcome where the run got as far as ingesting.
+pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let started_at = Utc::now();
+    let mut pipelines = config::load_dir(&opts.pipelines_dir).map_err(RunError::Config)?;
+    if let Some(only) = &opts.only {
+        if !pipelines.iter().any(|p| p.project_id() == only) {
+            return Err(RunError::UnknownProject(only.clone()));
+        }
+        pipelines.retain(|p| p.project_id() == only);
+    }
+    let layout = Layout::new(&opts.warehouse_dir);
+    std::fs::create_dir_all(layout.snapshots()).map_err(warehouse::io_err(&layout.snapshots()))?;
+    let _lock = RunLock::acquire(&layout.lock())?;
+
+    let mut load_id = started_at.format("%Y%m%dT%H%M%S%3fZ").to_string();
+    while layout.snapshot(&load_id).exists() {
+        load_id.push('x');
+    }
+    let staging = layout.snapshots().join(format!(".staging-{load_id}"));
+    std::fs::create_dir_all(&staging).map_err(warehouse::io_err(&staging))?;
+    info!(load_id = %load_id, pipelines = pipelines.len(), "run started");
+
+    let mut pseudo = Pseudonymiser::new(&key.bytes);
+    let mut summary = RunSummary {
+        load_id: load_id.clone(),
+        ..Default::default()
+    };
+    let mut seq = 0usize;
+    for pipeline in &pipelines {
+        let dir = pipeline.input_dir();
+        for (i, source) in pipeline.file.sources.iter().enumerate() {
+            let source_id = source
+                .id
+                .clone()
+                .unwrap_or_else(|| source.files.first().cloned().unwrap_or_else(|| format!("source{i}")));
+            let files = match ingest::expand_globs(&dir, &source.files) {
+                Ok(f) => f,
+                Err(e) => {
+                    error!(project = pipeline.project_id(), source = %source_id, "{e}");
+                    summary.files.push(FileLoad {
+                        load_id: load_id.clone(),
+                        project_id: pipeline.project_id().to_string(),
+                        source_id: Some(source_id.clone()),
+                        path: dir.display().to_string(),
+                        status: "failed".into(),
+                        error: Some(e),
+                        ..Default::default()
+                    });
+                    continue;
+                }
+            };
+            if files.is_empty() {
+                warn!(project = pipeline.project_id(), source = %source_id, globs = ?source.files, "no files match this source");
+            }
+            for path in files {
+                seq += 1;
+                let job = FileJob {
+                    pipeline,
+                    source,
+                    source_id: source_id.clone(),
+                    display: display_path(&path, pipeline),
+                    path,
+                };
+                let load = process_file(&job, &staging, seq, &load_id, &mut pseudo);
+                if load.status == "failed" {
+                    error!(project = %load.project_id, file = %load.path, error = load.error.as_deref().unwrap_or(""), "file not loaded");
+                    remove_parts(&staging, pipeline.project_id(), seq);
+                } else {
+                    info!(project = %load.project_id, file = %load.path, rows_read = load.rows_read, rows_loaded = load.rows_loaded, rows_rejected = load.rows_rejected, rows_skipped = load.rows_skipped, "file loaded");
+                }
+                summary.files.push(load);
+            }
+        }
+    }
+    // Every staged table exists, even when empty, so models and queries can rely on it.
+    ensure_table(&staging, "enrolment_rows", warehouse::enrolment_rows_schema())?;
+    ensure_table(&staging, "activity_rows", warehouse::activity_rows_schema())?;
+    ensure_table(&staging, "rejects", warehouse::rejects_schema())?;
+
+    // Report date per project: --report-date, else the pipeline's, else the latest export date loaded.
+    let mut report_dates = BTreeMap::new();
+    for p in &pipelines {
+        let latest = summary
+            .files
+            .iter()
+            .filter(|f| f.project_id == p.project_id() && f.status == "loaded")
+            .filter_map(|f| f.export_date)
+            .max();
+        let d = opts
+            .report_date
+            .or(p.file.project.report_date.map(|d| d.0))
+            .or(latest)
+            .unwrap_or(p.file.project.period_end.0);
+        report_dates.insert(p.project_id().to_string(), d);
+    }
+    for (name, batch) in warehouse::reference_batches(&pipelines, &report_dates)? {
+        warehouse::write_table(&staging.join(format!("{name}.parquet")), &batch)?;
+    }
+
+    // History tables carry the previous snapshot's rows forward.
+    let previous = layout.current_snapshot();
+    let mut file_loads = read_previous_file_loads(previous.as_deref()).await;
+    file_loads.extend(summary.files.iter().cloned());
+    warehouse::write_table(
+        &staging.join("file_loads.parquet"),
+        &warehouse::file_loads_batch(&file_loads)?,
+    )?;
+    let sum = |f: fn(&FileLoad) -> i64| summary.files.iter().map(f).sum::<i64>();
+    let mut run_row = RunRow {
+        load_id: load_id.clone(),
+        started_at_us: started_at.timestamp_micros(),
+        finished_at_us: Utc::now().timestamp_micros(),
+        status: if summary.files_failed() > 0 {
+            "published_with_errors".into()
+        } else {
+            "published".into()
+        },
+        files: summary.files.len() as i64,
+        files_loaded: summary.files.iter().filter(|f| f.status == "loaded").count() as i64,
+        files_unchanged: 0,
+        files_failed: summary.files_failed() as i64,
+        rows_read: sum(|f| f.rows_read),
+        rows_loaded: sum(|f| f.rows_loaded),
+        rows_rejected: sum(|f| f.rows_rejected),
+        rows_skipped: sum(|f| f.rows_skipped),
+        key_fingerprint: pseudo.fingerprint.clone(),
+        key_source: key.source.clone(),
+    };
+
+    // Models and data tests.
+    let ctx = models::session();
+    models::register_snapshot(&ctx, &staging).await?;
+    let list = models::discover(&ctx, &opts.sql_dir)?;
+    for m in list.iter().filter(|m| !m.is_test) {
+        let out = staging.join(format!("{}.parquet", m.name));
+        let rows = models::materialise(&ctx, m, &out).await?;
+        models::register_parquet(&ctx, &m.name, &out).await?;
+        info!(model = %m.name, rows, "model built");
+        summary.models.push((m.name.clone(), rows));
+    }
+    for m in list.iter().filter(|m| m.is_test) {
+        let (n, _) = models::run_test(&ctx, m).await?;
+        if n > 0 {
+            error!(test = %m.name, failing_rows = n, severity = ?m.severity, "data test failed");
+            summary.failed_tests.push((m.name.clone(), m.severity, n));
+        } else {
+            info!(test = %m.name, "data test passed");
+        }
+    }
+    let blocking: Vec<&str> = summary
+        .failed_tests
+        .iter()
+        .filter(|(_, s, _)| *s == Severity::Error)
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    summary.rejects_by_rule = rejects_by_rule(&ctx).await;
+
+    if !blocking.is_empty() {
+        error!(tests = ?blocking, "data tests failed: the new snapshot is NOT published; the previous one stays current");
+        let _ = std::fs::remove_dir_all(&staging);
+        summary.duration_ms = started.elapsed().as_millis();
+        return Ok(summary);
+    }
+
+    run_row.finished_at_us = Utc::now().timestamp_micros();
+    if !summary.failed_tests.is_empty() && run_row.status == "published" {
+        run_row.status = "published_with_errors".into();
+    }
+    let mut runs = read_previous_runs(previous.as_deref()).await;
+    runs.push(run_row);
+    warehouse::write_table(&staging.join("runs.parquet"), &warehouse::runs_batch(&runs)?)?;
+
+    // Publish: the staging folder becomes the snapshot, then `current` switches atomically.
+    let snap = layout.snapshot(&load_id);
+    std::fs::rename(&staging, &snap).map_err(warehouse::io_err(&snap))?;
+    layout.publish(&load_id)?;
+    summary.published = true;
+    prune_snapshots(&layout, opts.keep_snapshots, &load_id);
+    summary.duration_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+fn remove_parts(staging: &Path, project_id: &str, seq: usize) {
+    let prefix = format!("{project_id}-{seq:05}-");
+    for table in ["enrolment_rows", "activity_rows", "rejects"] {
+        if let Ok(rd) = std::fs::read_dir(staging.join(table)) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+fn ensure_table(
+    staging: &Path,
+    name: &str,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> Result<(), WarehouseError> {
+    let dir = staging.join(name);
+    std::fs::create_dir_all(&dir).map_err(warehouse::io_err(&dir))?;
+    let empty = std::fs::read_dir(&dir)
+        .map_err(warehouse::io_err(&dir))?
+        .next()
+        .is_none();
+    if empty {
+        let path = dir.join("empty.parquet");
+        ParquetSink::create(&path, schema)?.finish()?;
+    }
+    Ok(())
+}
+
+fn prune_snapshots(layout: &Layout, keep: usize, current: &str) {
+    let Ok(rd) = std::fs::read_dir(layout.snapshots()) else {
+        return;
+    };
+    let mut snaps: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    snaps.sort();
+    let excess = snaps.len().saturating_sub(keep.max(1));
+    for name in snaps.into_iter().take(excess) {
+        if name != current {
+            let _ = std::fs::remove_dir_all(layout.snapshot(&name));
+        }
+    }
+    // Staging folders of runs that were killed are garbage.
+    if let Ok(rd) = std::fs::read_dir(layout.snapshots()) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".staging-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+async fn query_previous(prev: Option<&Path>, table: &str) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let Some(dir) = prev else { return Vec::new() };
+    let path = dir.join(format!("{table}.parquet"));
+    if !path.exists() {
+        return Vec::new();
+    }
+    let ctx = models::session();
+    if models::register_parquet(&ctx, table, &path).await.is_err() {
+        return Vec::new();
+    }
+    match ctx.sql(&format!("select * from {table}")).await {
+        Ok(df) => df.collect().await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn read_previous_file_loads(prev: Option<&Path>) -> Vec<FileLoad> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Date32Type, Int64Type};
+    let mut out = Vec::new();
+    for b in query_previous(prev, "file_loads").await {
+        let s = |name: &str, i: usize| -> Option<String> {
+            let c = b.column_by_name(name)?.as_string_opt::<i32>()?;
+            (!c.is_null(i)).then(|| c.value(i).to_string())
+        };
+        let n = |name: &str, i: usize| -> Option<i64> {
+            let c = b.column_by_name(name)?.as_primitive_opt::<Int64Type>()?;
+            (!c.is_null(i)).then(|| c.value(i))
+        };
+        let d = |name: &str, i: usize| -> Option<NaiveDate> {
+            let c = b.column_by_name(name)?.as_primitive_opt::<Date32Type>()?;
+            (!c.is_null(i)).then(|| NaiveDate::default() + chrono::Duration::days(i64::from(c.value(i))))
+        };
+        for i in 0..b.num_rows() {
+            out.push(FileLoad {
+                load_id: s("load_id", i).unwrap_or_default(),
+                project_id: s("project_id", i).unwrap_or_default(),
+                source_id: s("source_id", i),
+                path: s("path", i).unwrap_or_default(),
+                sha256: s("sha256", i),
+                bytes: n("bytes", i),
+                format: s("format", i),
+                sheet: s("sheet", i),
+                encoding: s("encoding", i),
+                header_row: n("header_row", i),
+                export_date: d("export_date", i),
+                rows_read: n("rows_read", i).unwrap_or(0),
+                rows_loaded: n("rows_loaded", i).unwrap_or(0),
+                rows_rejected: n("rows_rejected", i).unwrap_or(0),
+                rows_skipped: n("rows_skipped", i).unwrap_or(0),
+                status: s("status", i).unwrap_or_default(),
+                error: s("error", i),
+                warnings: s("warnings", i),
+            });
+        }
+    }
+    out
+}
+
+async fn read_previous_runs(prev: Option<&Path>) -> Vec<RunRow> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+    let mut out = Vec::new();
+    for b in query_previous(prev, "runs").await {
+        let s = |name: &str, i: usize| -> String {
+            b.column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>().map(|c| c.value(i).to_string()))
+                .unwrap_or_default()
+        };
+        let n = |name: &str, i: usize| -> i64 {
+            b.column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<Int64Type>().map(|c| if c.is_null(i) { 0 } else { c.value(i) }))
+                .unwrap_or(0)
+        };
+        let t = |name: &str, i: usize| -> i64 {
+            b.column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().map(|c| c.value(i)))
+                .unwrap_or(0)
+        };
+        for i in 0..b.num_rows() {
+            out.push(RunRow {
+                load_id: s("load_id", i),
+                started_at_us: t("started_at", i),
+                finished_at_us: t("finished_at", i),
+                status: s("status", i),
+                files: n("files", i),
+                files_loaded: n("files_loaded", i),
+                files_unchanged: n("files_unchanged", i),
+                files_failed: n("files_failed", i),
+                rows_read: n("rows_read", i),
+                rows_loaded: n("rows_loaded", i),
+                rows_rejected: n("rows_rejected", i),
+                rows_skipped: n("rows_skipped", i),
+                key_fingerprint: s("key_fingerprint", i),
+                key_source: s("key_source", i),
+            });
+        }
+    }
+    out
+}
+
+async fn rejects_by_rule(ctx: &datafusion::prelude::SessionContext) -> BTreeMap<String, u64> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    let mut out = BTreeMap::new();
+    let Ok(df) = ctx
+        .sql("select rule, count(*) as n from rejects group by rule order by rule")
+        .await
+    else {
+        return out;
+    };
+    for b in df.collect().await.unwrap_or_default() {
+        let (Some(r), Some(n)) = (
+            b.column(0).as_string_opt::<i32>(),
+            b.column(1).as_primitive_opt::<Int64Type>(),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            out.insert(r.value(i).to_string(), n.value(i) as u64);
+        }
+    }
+    out
+}
+
+/// What `followup validate` found for one pipeline's sources.
+pub struct SourceReport {
+    pub lines: Vec<String>,
+    pub problems: usize,
+}
+
+/// Open every file a pipeline's sources match and locate its header, without writing anything.
+pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
+    let mut report = SourceReport {
+        lines: vec![format!(
+            "{} ({})",
+            pipeline.project_id(),
+            pipeline.path.display()
+        )],
+        problems: 0,
+    };
+    let dir = pipeline.input_dir();
+    for (i, source) in pipeline.file.sources.iter().enumerate() {
+        let files = match ingest::expand_globs(&dir, &source.files) {
+            Ok(f) => f,
+            Err(e) => {
+                report.lines.push(format!("  sources[{i}]: {e}"));
+                report.problems += 1;
+                continue;
+            }
+        };
+        if files.is_empty() {
+            report.lines.push(format!(
+                "  sources[{i}]: warning: no files match {:?} in {}",
+                source.files,
+                dir.display()
+            ));
+        }
+        let opts = ReadOptions {
+            sheet: source.sheet.clone(),
+            encoding: source.encoding,
+            delimiter: source
+                .delimiter
+                .as_deref()
+                .filter(|d| *d != "auto")
+                .and_then(|d| d.bytes().next()),
+        };
+        let wanted = normalise::wanted_headers(source);
+        let asked: Vec<(String, bool)> = wanted.iter().map(|(_, h, r)| (h.clone(), *r)).collect();
+        for path in files {
+            let name = display_path(&path, pipeline);
+            let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut src = ingest::open(&path, &opts)?;
+                let (header, _) =
+                    ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
+                let missing: Vec<String> = asked
+                    .iter()
+                    .zip(&header.columns)
+                    .filter(|(_, c)| c.is_none())
+                    .map(|((h, _), _)| format!("\"{h}\""))
+                    .collect();
+                Ok::<_, ReadError>((src.info().clone(), header.row, missing))
+            }));
+            match checked {
+                Ok(Ok((info, row, missing))) => {
+                    let mut line = format!(
+                        "  ok   {name}: {}{}{}, header on row {row}",
+                        info.format.map_or("?", |f| f.as_str()),
+                        info.sheet.map(|s| format!(", sheet \"{s}\"")).unwrap_or_default(),
+                        info.encoding.map(|e| format!(", {e}")).unwrap_or_default(),
+                    );
+                    if !missing.is_empty() {
+                        line.push_str(&format!(
+                            "; optional columns not found: {}",
+                            missing.join(", ")
+                        ));
+                    }
+                    report.lines.push(line);
+                }
+                Ok(Err(e)) => {
+                    report.lines.push(format!("  FAIL {name}: {e}"));
+                    report.problems += 1;
+                }
+                Err(_) => {
+                    report.lines.push(format!("  FAIL {name}: the reader crashed on this file"));
+                    report.problems += 1;
+                }
+            }
+        }
+    }
+    report
+}
