@@ -178,7 +178,8 @@ pub fn detect_format(path: &Path) -> Result<(Format, Vec<String>), ReadError> {
     let mut warnings = Vec::new();
     let format = if head.starts_with(b"PK\x03\x04") {
         // ODS starts with an uncompressed `mimetype` entry naming the OpenDocument type.
-        if head.windows(39).any(|w| w == b"application/vnd.oasis.opendocument.spr") {
+        const ODS: &[u8] = b"application/vnd.oasis.opendocument.spreadsheet";
+        if head.windows(ODS.len()).any(|w| w == ODS) {
             Format::Ods
         } else {
             Format::Xlsx

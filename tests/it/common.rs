@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests: synthetic personnummer, running the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Luhn check digit over the nine digits YYMMDDNNN.
+pub fn luhn(nine: &str) -> u32 {
+    let mut sum = 0;
+    for (i, c) in nine.chars().enumerate() {
+        let p = c.to_digit(10).unwrap() * if i % 2 == 0 { 2 } else { 1 };
+        sum += p / 10 + p % 10;
+    }
+    (10 - sum % 10) % 10
+}
+
+/// A synthetic, checksum-valid number in the 12-digit form with a hyphen: YYYYMMDD-NNNC.
+pub fn pnr(year: i32, month: u32, day: u32, serial: u32) -> String {
+    let nine = format!("{:02}{month:02}{day:02}{serial:03}", year % 100);
+    format!("{year}{month:02}{day:02}-{serial:03}{}", luhn(&nine))
+}
+
+/// The same number without century: YYMMDD-NNNC.
+pub fn short(p: &str) -> String {
+    p[2..].to_string()
+}
+
+pub const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+pub fn followup(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_followup"))
+        .current_dir(dir)
+        .env("FOLLOWUP_HMAC_KEY", TEST_KEY)
+        .env_remove("FOLLOWUP_LOG")
+        .args(args)
+        .output()
+        .expect("the followup binary runs")
+}
+
+/// Run a query through the real CLI and return its CSV rows (header first).
+pub fn query_csv(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let out = followup(dir, &["query", "--format", "csv", sql]);
+    assert!(
+        out.status.success(),
+        "query failed: {sql}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(out.stdout.as_slice());
+    rdr.records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}

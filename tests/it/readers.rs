@@ -1,0 +1,269 @@
+//! Readers on real files: xlsx written by rust_xlsxwriter, committed .xls/.ods fixtures, CSV in
+//! Windows-1252 with `;` and decimal comma, UTF-8 with BOM, tab-separated, quoted newlines; dates.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use followup::config::{Encoding, HeaderRowSel, SheetSel};
+use followup::ingest::{self, Cell, RawRow, ReadError, ReadOptions};
+use followup::normalise::{excel_serial_to_date, parse_date, parse_number};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn opts() -> ReadOptions {
+    ReadOptions {
+        sheet: None,
+        encoding: Encoding::Auto,
+        delimiter: None,
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Open, find the header among `wanted`, and return (header row, column indices, data rows).
+fn read(
+    path: &Path,
+    o: &ReadOptions,
+    wanted: &[&str],
+    sel: Option<HeaderRowSel>,
+) -> Result<(u64, Vec<Option<usize>>, usize, Vec<RawRow>, ingest::FileInfo), ReadError> {
+    let mut src = ingest::open(path, o)?;
+    let asked: Vec<(String, bool)> = wanted.iter().map(|h| (h.to_string(), true)).collect();
+    let (header, mut rows) = ingest::find_header(src.as_mut(), sel.as_ref(), &asked)?;
+    while let Some(r) = src.next_row()? {
+        rows.push(r);
+    }
+    Ok((
+        header.row,
+        header.columns,
+        header.rows_before.len(),
+        rows,
+        src.info().clone(),
+    ))
+}
+
+fn text(c: &Cell) -> String {
+    c.as_text().map(|t| t.into_owned()).unwrap_or_default()
+}
+
+const FORMATS: [&str; 3] = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y%m%d"];
+
+fn formats() -> Vec<String> {
+    FORMATS.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bollnas.xlsx");
+    let mut wb = Workbook::new();
+    let first = wb.add_worksheet();
+    first.set_name("Info").unwrap();
+    first.write_string(0, 0, "Instruktioner").unwrap();
+    let ws = wb.add_worksheet();
+    ws.set_name("Deltagare").unwrap();
+    let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
+    ws.write_string(0, 0, "Deltagarlista – Bollnäs kommun").unwrap();
+    ws.write_string(1, 0, "Rapportdatum: 2021-12-31").unwrap();
+    for (c, h) in ["Personnummer", "Kön", "Startdatum", "Kommunkod", "Timmar"].iter().enumerate() {
+        ws.write_string(3, c as u16, *h).unwrap();
+    }
+    ws.write_string(4, 0, "199001012384").unwrap();
+    ws.write_string(4, 1, "K").unwrap();
+    ws.write_datetime_with_format(4, 2, ExcelDateTime::from_ymd(2021, 2, 1).unwrap(), &date_fmt)
+        .unwrap();
+    ws.write_number(4, 3, 767.0).unwrap();
+    ws.write_number(4, 4, 7.5).unwrap();
+    // An identifier typed as a number keeps all 12 digits; a serial number in a date column.
+    ws.write_number(5, 0, 199001012384.0).unwrap();
+    ws.write_number(5, 2, 44228.0).unwrap();
+    ws.write_string(6, 0, "Summa").unwrap();
+    wb.save(&path).unwrap();
+
+    let o = ReadOptions {
+        sheet: Some(SheetSel::Name("deltagare".into())),
+        ..opts()
+    };
+    let (row, cols, before, rows, info) =
+        read(&path, &o, &["Personnummer", "Startdatum", "Kommunkod"], None).unwrap();
+    assert_eq!(info.sheet.as_deref(), Some("Deltagare"));
+    assert_eq!(row, 4, "header auto-detected on Excel row 4");
+    assert_eq!(before, 3, "two title rows and a blank row above the header");
+    assert_eq!(cols, vec![Some(0), Some(2), Some(3)]);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].row, 5);
+    assert_eq!(text(&rows[0].cells[0]), "199001012384");
+    assert_eq!(parse_date(&rows[0].cells[2], &formats()), Some(d(2021, 2, 1)));
+    assert_eq!(
+        followup::domain::normalise_kommunkod(&text(&rows[0].cells[3])).as_deref(),
+        Some("0767"),
+        "a kommunkod that lost its leading zero is re-padded"
+    );
+    assert_eq!(text(&rows[1].cells[0]), "199001012384");
+    assert_eq!(parse_date(&rows[1].cells[2], &formats()), Some(d(2021, 2, 1)));
+    assert_eq!(text(&rows[2].cells[0]), "Summa");
+
+    // A sheet that does not exist is a clear error naming the sheets there are.
+    let o = ReadOptions {
+        sheet: Some(SheetSel::Name("Blad1".into())),
+        ..opts()
+    };
+    let err = read(&path, &o, &["Personnummer"], None).unwrap_err().to_string();
+    assert!(err.contains("\"Blad1\"") && err.contains("\"Deltagare\""), "{err}");
+}
+
+#[test]
+fn xls_and_ods_fixtures_read_the_same() {
+    for name in ["deltagare.xls", "deltagare.ods"] {
+        let (row, cols, before, rows, info) = read(
+            &fixture(name),
+            &opts(),
+            &["Personnummer", "Startdatum", "Slutdatum", "Timmar"],
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(row, 3, "{name}");
+        assert_eq!(before, 2, "{name}: title row and blank row");
+        assert_eq!(info.format.unwrap().as_str(), &name[10..], "{name}");
+        assert_eq!(rows.len(), 3, "{name}");
+        let c = |i: usize, f: usize| &rows[i].cells[cols[f].unwrap()];
+        assert_eq!(text(c(0, 0)), "19900520-2446", "{name}");
+        assert_eq!(text(c(1, 0)), "850312-1231", "{name}");
+        assert_eq!(parse_date(c(0, 1), &formats()), Some(d(2021, 2, 1)), "{name}");
+        assert_eq!(parse_date(c(2, 1), &formats()), Some(d(2021, 4, 1)), "{name}");
+        assert_eq!(parse_date(c(0, 2), &formats()), Some(d(2021, 6, 30)), "{name}");
+        assert_eq!(parse_number(c(2, 3), false), Ok(Some(3.25)), "{name}");
+        assert_eq!(rows[2].row, 6, "{name}");
+    }
+}
+
+#[test]
+fn windows_1252_semicolon_csv_with_decimal_comma() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gavle.csv");
+    let text_1252 = "Deltagarlista Gävle\r\n\r\nPersonnr;Kön;Startdatum;Timmar\r\n199001012384;K;2021-02-01;7,5\r\n198503121231;M;20210301;1 234,25\r\n";
+    let (bytes, _, bad) = encoding_rs::WINDOWS_1252.encode(text_1252);
+    assert!(!bad);
+    std::fs::write(&path, &bytes).unwrap();
+    let (row, cols, before, rows, info) =
+        read(&path, &opts(), &["Personnr", "Kön", "Startdatum", "Timmar"], None).unwrap();
+    assert_eq!(info.encoding, Some("windows-1252"));
+    assert_eq!(info.delimiter, Some(';'));
+    assert_eq!(row, 3, "the header is on line 3 after a title line and a blank line");
+    assert_eq!(before, 1, "the blank line is not a record; the title is");
+    assert_eq!(cols, vec![Some(0), Some(1), Some(2), Some(3)]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].row, rows[1].row), (4, 5));
+    assert_eq!(parse_number(&rows[0].cells[3], true), Ok(Some(7.5)));
+    assert_eq!(parse_number(&rows[1].cells[3], true), Ok(Some(1234.25)));
+    assert!(parse_number(&rows[0].cells[3], false).is_err(), "7,5 needs decimal_comma");
+    assert_eq!(parse_date(&rows[1].cells[2], &formats()), Some(d(2021, 3, 1)));
+    // The header "Kön" was decoded from byte 0xF6.
+    let (_, cols, _, _, _) = read(&path, &opts(), &["KÖN"], None).unwrap();
+    assert_eq!(cols, vec![Some(1)]);
+}
+
+#[test]
+fn utf8_bom_comma_csv_with_quoted_newlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hudiksvall.csv");
+    let content = "\u{feff}\"Personnummer\",\"Kön\",\"Anteckning\",\"Startdatum\"\n\"199001012384\",\"K\",\"rad ett\nrad två\",\"2021-02-01\"\n\"198503121231\",\"M\",\"\",\"2021-03-01 00:00:00\"\n";
+    std::fs::write(&path, content).unwrap();
+    let (row, cols, _, rows, info) =
+        read(&path, &opts(), &["Personnummer", "Anteckning", "Startdatum"], None).unwrap();
+    assert_eq!(info.encoding, Some("utf-8-bom"));
+    assert_eq!(info.delimiter, Some(','));
+    assert_eq!(row, 1, "the BOM is not part of the first header");
+    assert_eq!(cols, vec![Some(0), Some(2), Some(3)]);
+    assert_eq!(text(&rows[0].cells[2]), "rad ett\nrad två");
+    assert_eq!(rows[0].row, 2);
+    assert_eq!(rows[1].row, 4, "the second record starts after the two-line field");
+    assert_eq!(parse_date(&rows[1].cells[3], &formats()), Some(d(2021, 3, 1)));
+}
+
+#[test]
+fn tab_separated_text_and_explicit_header_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.txt");
+    std::fs::write(&path, "Rapport\nPnr\tStart\n199001012384\t2021-02-01\n").unwrap();
+    let (row, cols, before, rows, info) = read(
+        &path,
+        &opts(),
+        &["Pnr", "Start"],
+        Some(HeaderRowSel::Row(2)),
+    )
+    .unwrap();
+    assert_eq!(info.delimiter, Some('\t'));
+    assert_eq!((row, before, rows.len()), (2, 1, 1));
+    assert_eq!(cols, vec![Some(0), Some(1)]);
+}
+
+#[test]
+fn missing_required_column_names_what_was_expected_and_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("utan_pnr.csv");
+    std::fs::write(&path, "Namn;Startdatum\nAnna;2021-02-01\n").unwrap();
+    let err = read(
+        &path,
+        &opts(),
+        &["Personnummer", "Startdatum"],
+        Some(HeaderRowSel::Row(1)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("missing required column \"Personnummer\""), "{err}");
+    assert!(err.contains("\"Startdatum\""), "{err}");
+    let err = read(&path, &opts(), &["Personnummer", "Startdatum"], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("header row not found"), "{err}");
+}
+
+#[test]
+fn broken_files_get_one_clear_error_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("empty.xlsx"), b"").unwrap();
+    std::fs::write(p("page.xls"), b"<html><body><table><tr><td>Pnr</td></tr></table></body></html>").unwrap();
+    // A truncated xlsx: the first 300 bytes of a real one.
+    let mut wb = Workbook::new();
+    wb.add_worksheet().write_string(0, 0, "Personnummer").unwrap();
+    let full = wb.save_to_buffer().unwrap();
+    std::fs::write(p("cut.xlsx"), &full[..300]).unwrap();
+    // A CSV renamed to .xlsx is read by its content, with a warning.
+    std::fs::write(p("renamed.xlsx"), "Personnummer;Startdatum\n199001012384;2021-02-01\n").unwrap();
+
+    let err = |n: &str| ingest::open(&p(n), &opts()).err().map(|e| e.to_string());
+    assert_eq!(err("empty.xlsx").as_deref(), Some("the file is empty (0 bytes)"));
+    assert!(err("page.xls").unwrap().contains("HTML"));
+    assert!(err("cut.xlsx").unwrap().contains("corrupt or truncated xlsx"));
+    let src = ingest::open(&p("renamed.xlsx"), &opts()).unwrap();
+    assert!(src.info().warnings[0].contains("named .xlsx but its content is csv"));
+}
+
+#[test]
+fn excel_serials_follow_the_1900_system() {
+    assert_eq!(excel_serial_to_date(44197.0), Some(d(2021, 1, 1)));
+    assert_eq!(excel_serial_to_date(59.0), Some(d(1900, 2, 28)));
+    assert_eq!(excel_serial_to_date(60.0), None, "1900-02-29 never existed");
+    assert_eq!(excel_serial_to_date(61.0), Some(d(1900, 3, 1)));
+    assert_eq!(excel_serial_to_date(0.0), None);
+    // Text dates only in the declared formats; anything else is rejected, never guessed.
+    assert_eq!(parse_date(&Cell::Text("1/2".into()), &formats()), None);
+    assert_eq!(parse_date(&Cell::Text("2021-02-30".into()), &formats()), None);
+    assert_eq!(parse_date(&Cell::Text("01.02.2021".into()), &formats()), None);
+    assert_eq!(
+        parse_date(&Cell::Text("01.02.2021".into()), &["%d.%m.%Y".to_string()]),
+        Some(d(2021, 2, 1))
+    );
+    // 20210201 typed as a number is YYYYMMDD when the source accepts it, not serial 20 million.
+    assert_eq!(parse_date(&Cell::Number(20210201.0), &formats()), Some(d(2021, 2, 1)));
+    assert_eq!(parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()]), None);
+}
