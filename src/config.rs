@@ -321,10 +321,7 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, Vec<ConfigError>> {
         }]
     })?;
     let file: PipelineFile = toml::from_str(&text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(&text, s.start))
-            .unwrap_or((0, 0));
+        let (line, column) = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
         vec![ConfigError::Parse {
             path: path.to_path_buf(),
             line,
@@ -353,7 +350,10 @@ pub fn load_pipeline(path: &Path) -> Result<Pipeline, Vec<ConfigError>> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }
 
@@ -440,7 +440,9 @@ fn check(p: &Pipeline) -> Vec<String> {
     }
     let [lo, hi] = f.validation.age_range;
     if lo > hi {
-        out.push(format!("validation.age_range [{lo}, {hi}]: lower bound above upper"));
+        out.push(format!(
+            "validation.age_range [{lo}, {hi}]: lower bound above upper"
+        ));
     }
     let mut ids = std::collections::BTreeSet::new();
     for t in &f.targets {
@@ -514,9 +516,12 @@ fn check(p: &Pipeline) -> Vec<String> {
         }
         if let Some(sp) = &s.subproject {
             if !sp_ids.contains(sp.as_str()) {
-                out.push(format!("{name}: subproject `{sp}` is not among [[subprojects]]"));
+                out.push(format!(
+                    "{name}: subproject `{sp}` is not among [[subprojects]]"
+                ));
             }
-        } else if !s.columns.contains_key("subproject") && !s.columns.contains_key("municipality_code")
+        } else if !s.columns.contains_key("subproject")
+            && !s.columns.contains_key("municipality_code")
         {
             out.push(format!(
                 "{name}: needs `subproject = \"…\"`, or a `subproject` or `municipality_code` column"
@@ -540,8 +545,12 @@ fn check(p: &Pipeline) -> Vec<String> {
             }
         }
         for fmt in &s.date_formats {
-            if chrono::format::StrftimeItems::new(fmt).any(|it| matches!(it, chrono::format::Item::Error)) {
-                out.push(format!("{name}: date_formats: `{fmt}` is not a valid strftime format"));
+            if chrono::format::StrftimeItems::new(fmt)
+                .any(|it| matches!(it, chrono::format::Item::Error))
+            {
+                out.push(format!(
+                    "{name}: date_formats: `{fmt}` is not a valid strftime format"
+                ));
             }
         }
         let allowed = domain::fields_for(s.kind);

@@ -252,10 +252,7 @@ pub fn fold_key(s: &str) -> String {
 /// ("Kön" = "Kon" = "KÖN ").
 pub fn fold_header(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    fold_key(s)
-        .nfd()
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    fold_key(s).nfd().filter(|c| c.is_alphanumeric()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -306,15 +303,24 @@ pub struct Personnummer {
 impl std::fmt::Debug for Personnummer {
     // Never print the number itself, not even in a debug dump.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Personnummer({}, {})", self.kind.as_str(), mask(&self.canonical))
+        write!(
+            f,
+            "Personnummer({}, {})",
+            self.kind.as_str(),
+            mask(&self.canonical)
+        )
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PnrError {
-    #[error("expected 10 or 12 digits (YYYYMMDD-NNNN, YYMMDD-NNNN, YYMMDD+NNNN), found {0} digits")]
+    #[error(
+        "expected 10 or 12 digits (YYYYMMDD-NNNN, YYMMDD-NNNN, YYMMDD+NNNN), found {0} digits"
+    )]
     Length(usize),
-    #[error("expected digits with at most one '-' or '+' before the last four, found other characters")]
+    #[error(
+        "expected digits with at most one '-' or '+' before the last four, found other characters"
+    )]
     Characters,
     #[error("scientific notation (e.g. 1,99E+11): Excel has dropped digits; re-export the column as text")]
     Scientific,
@@ -358,13 +364,18 @@ pub fn parse_personnummer(raw: &str, reference: NaiveDate) -> Result<Personnumme
             && tail.len() == 2
             && tail.bytes().all(|b| b.is_ascii_digit())
         {
-            let birth = NaiveDate::parse_from_str(&date_part, "%Y%m%d").map_err(|_| PnrError::Date)?;
+            let birth =
+                NaiveDate::parse_from_str(&date_part, "%Y%m%d").map_err(|_| PnrError::Date)?;
             let g = tail.as_bytes()[0] - b'0';
             return Ok(Personnummer {
                 canonical: format!("{date_part}TF{tail}"),
                 kind: IdKind::ProtectedIdentity,
                 birth_date: birth,
-                gender: if g % 2 == 1 { Gender::Man } else { Gender::Woman },
+                gender: if g % 2 == 1 {
+                    Gender::Man
+                } else {
+                    Gender::Woman
+                },
             });
         }
         return Err(PnrError::Characters);
@@ -431,7 +442,11 @@ pub fn parse_personnummer(raw: &str, reference: NaiveDate) -> Result<Personnumme
         canonical,
         kind,
         birth_date: birth,
-        gender: if ten[8] % 2 == 1 { Gender::Man } else { Gender::Woman },
+        gender: if ten[8] % 2 == 1 {
+            Gender::Man
+        } else {
+            Gender::Woman
+        },
     })
 }
 
@@ -447,8 +462,7 @@ pub fn mask(raw: &str) -> String {
             let mut digits = 0;
             let mut j = i;
             while j < chars.len()
-                && (chars[j].is_ascii_digit()
-                    || (matches!(chars[j], '-' | '+' | ' ') && j > start))
+                && (chars[j].is_ascii_digit() || (matches!(chars[j], '-' | '+' | ' ') && j > start))
             {
                 if chars[j].is_ascii_digit() {
                     digits += 1;

@@ -13,7 +13,11 @@ use followup::query::OutputFormat;
 use followup::run::{self, RunOptions};
 
 #[derive(Parser)]
-#[command(name = "followup", version, about = "ESF participant follow-up: municipal Excel/CSV lists → a regional warehouse")]
+#[command(
+    name = "followup",
+    version,
+    about = "ESF participant follow-up: municipal Excel/CSV lists → a regional warehouse"
+)]
 struct Cli {
     /// Log format on stderr: human-readable, or one JSON object per line for nightly jobs.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
@@ -140,7 +144,8 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             output,
             sql,
         } => {
-            let (schema, batches) = runtime()?.block_on(followup::query::execute(&warehouse, &sql))?;
+            let (schema, batches) =
+                runtime()?.block_on(followup::query::execute(&warehouse, &sql))?;
             match &output {
                 Some(path) if format != OutputFormat::Parquet => {
                     let mut f = std::fs::File::create(path)
@@ -149,7 +154,13 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                 }
                 _ => {
                     let mut out = std::io::stdout().lock();
-                    followup::query::write_result(&schema, &batches, format, output.as_deref(), &mut out)?;
+                    followup::query::write_result(
+                        &schema,
+                        &batches,
+                        format,
+                        output.as_deref(),
+                        &mut out,
+                    )?;
                 }
             }
             Ok(0)
@@ -163,7 +174,11 @@ fn print_summary(s: &run::RunSummary, warehouse: &Path) {
     println!(
         "run {}: {} in {:.1} s",
         s.load_id,
-        if s.published { "published" } else { "NOT published" },
+        if s.published {
+            "published"
+        } else {
+            "NOT published"
+        },
         s.duration_ms as f64 / 1000.0
     );
     println!(

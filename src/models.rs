@@ -26,7 +26,11 @@ pub enum ModelError {
     #[error("models form a cycle: {0}")]
     Cycle(String),
     #[error("model `{name}` is defined twice: {a} and {b}")]
-    Duplicate { name: String, a: PathBuf, b: PathBuf },
+    Duplicate {
+        name: String,
+        a: PathBuf,
+        b: PathBuf,
+    },
     #[error("registering table {name}: {message}")]
     Register { name: String, message: String },
     #[error(transparent)]
@@ -69,7 +73,10 @@ pub fn read_only() -> SQLOptions {
 }
 
 /// Register every table of a snapshot folder: `<name>.parquet` files and `<name>/` folders of parts.
-pub async fn register_snapshot(ctx: &SessionContext, dir: &Path) -> Result<Vec<String>, ModelError> {
+pub async fn register_snapshot(
+    ctx: &SessionContext,
+    dir: &Path,
+) -> Result<Vec<String>, ModelError> {
     let mut names = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Io {
         path: dir.to_path_buf(),
@@ -94,7 +101,11 @@ pub async fn register_snapshot(ctx: &SessionContext, dir: &Path) -> Result<Vec<S
     Ok(names)
 }
 
-pub async fn register_parquet(ctx: &SessionContext, name: &str, path: &Path) -> Result<(), ModelError> {
+pub async fn register_parquet(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+) -> Result<(), ModelError> {
     let _ = ctx.deregister_table(name);
     let mut url = path.to_string_lossy().into_owned();
     if path.is_dir() && !url.ends_with('/') {

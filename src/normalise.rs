@@ -159,7 +159,10 @@ impl<'a> FileContext<'a> {
             .filter_map(|(f, h, c)| c.map(|c| (*f, (c, h.clone()))))
             .collect();
         let mut values: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
-        for field in domain::VALUE_MAPPED_FIELDS.iter().chain(["subproject"].iter()) {
+        for field in domain::VALUE_MAPPED_FIELDS
+            .iter()
+            .chain(["subproject"].iter())
+        {
             let mut m = HashMap::new();
             for layer in [&pipeline.file.values, &source.values] {
                 if let Some(map) = layer.get(*field) {
@@ -231,14 +234,15 @@ impl<'a> FileContext<'a> {
             }
         }
         let mut rejects = Vec::new();
-        let mut reject = |rule: &'static str, column: Option<&str>, raw: Option<String>, msg: String| {
-            rejects.push(Reject {
-                rule,
-                column: column.map(str::to_string),
-                message: msg,
-                raw_value: raw.map(|r| mask(&r)),
-            })
-        };
+        let mut reject =
+            |rule: &'static str, column: Option<&str>, raw: Option<String>, msg: String| {
+                rejects.push(Reject {
+                    rule,
+                    column: column.map(str::to_string),
+                    message: msg,
+                    raw_value: raw.map(|r| mask(&r)),
+                })
+            };
 
         // Excel error cells in any mapped column.
         for (f, (i, h)) in &self.columns {
@@ -251,11 +255,13 @@ impl<'a> FileContext<'a> {
                 );
             }
         }
-        let errored =
-            |f: CanonicalField| matches!(self.cell(row, f), Some((Cell::Error(_), _)));
+        let errored = |f: CanonicalField| matches!(self.cell(row, f), Some((Cell::Error(_), _)));
 
         // Identity.
-        let pnr_header = self.columns.get(&CanonicalField::Personnummer).map(|(_, h)| h.clone());
+        let pnr_header = self
+            .columns
+            .get(&CanonicalField::Personnummer)
+            .map(|(_, h)| h.clone());
         let pnr = match self.text(row, CanonicalField::Personnummer) {
             None if errored(CanonicalField::Personnummer) => None,
             None => {
@@ -282,14 +288,19 @@ impl<'a> FileContext<'a> {
         };
 
         // Dates.
-        let start = self.date_field(row, CanonicalField::StartDate, true, &mut reject).flatten();
+        let start = self
+            .date_field(row, CanonicalField::StartDate, true, &mut reject)
+            .flatten();
         let end = self.date_field(row, CanonicalField::EndDate, false, &mut reject);
 
         // Sub-project.
         let sp_index = self.resolve_subproject(row, &mut reject);
 
         let is_activity = self.source.kind == SourceKind::Activities;
-        let mut enum_field = |this: &Self, f: CanonicalField, name: &'static str| -> Result<Option<&'static str>, ()> {
+        let mut enum_field = |this: &Self,
+                              f: CanonicalField,
+                              name: &'static str|
+         -> Result<Option<&'static str>, ()> {
             let Some(raw) = this.text(row, f) else {
                 return Ok(None);
             };
@@ -317,13 +328,28 @@ impl<'a> FileContext<'a> {
         let referral = enum_field(self, CanonicalField::ReferralSource, "referral_source");
         let education = enum_field(self, CanonicalField::EducationLevel, "education_level");
         let labour = enum_field(self, CanonicalField::LabourStatus, "labour_status");
-        let ltu = enum_field(self, CanonicalField::LongTermUnemployed, "long_term_unemployed");
+        let ltu = enum_field(
+            self,
+            CanonicalField::LongTermUnemployed,
+            "long_term_unemployed",
+        );
         let foreign = enum_field(self, CanonicalField::ForeignBorn, "foreign_born");
-        let tcn = enum_field(self, CanonicalField::ThirdCountryNational, "third_country_national");
+        let tcn = enum_field(
+            self,
+            CanonicalField::ThirdCountryNational,
+            "third_country_national",
+        );
         let disability = enum_field(self, CanonicalField::Disability, "disability");
-        let qual = enum_field(self, CanonicalField::QualificationGained, "qualification_gained");
-        let subsidised =
-            enum_field(self, CanonicalField::SubsidisedEmployment, "subsidised_employment");
+        let qual = enum_field(
+            self,
+            CanonicalField::QualificationGained,
+            "qualification_gained",
+        );
+        let subsidised = enum_field(
+            self,
+            CanonicalField::SubsidisedEmployment,
+            "subsidised_employment",
+        );
 
         let hours = match self.cell(row, CanonicalField::Hours) {
             None => None,
@@ -350,7 +376,10 @@ impl<'a> FileContext<'a> {
             },
         };
         if is_activity && activity_type == Ok(None) && !errored(CanonicalField::ActivityType) {
-            let h = self.columns.get(&CanonicalField::ActivityType).map(|(_, h)| h.clone());
+            let h = self
+                .columns
+                .get(&CanonicalField::ActivityType)
+                .map(|(_, h)| h.clone());
             reject(
                 "missing_required",
                 h.as_deref(),
@@ -362,7 +391,10 @@ impl<'a> FileContext<'a> {
         // Cross-field rules.
         if let (Some(s), Some(Some(e))) = (start, end) {
             if e < s {
-                let h = self.columns.get(&CanonicalField::EndDate).map(|(_, h)| h.clone());
+                let h = self
+                    .columns
+                    .get(&CanonicalField::EndDate)
+                    .map(|(_, h)| h.clone());
                 reject(
                     "end_before_start",
                     h.as_deref(),
@@ -371,12 +403,15 @@ impl<'a> FileContext<'a> {
                 );
             }
         }
-        if let (Ok(Some(_)), Some(None)) = (&exit, end) {
-            let h = self.columns.get(&CanonicalField::ExitReason).map(|(_, h)| h.clone());
+        if let (Some(reason), Some(None)) = (self.text(row, CanonicalField::ExitReason), end) {
+            let h = self
+                .columns
+                .get(&CanonicalField::ExitReason)
+                .map(|(_, h)| h.clone());
             reject(
                 "outcome_without_exit",
                 h.as_deref(),
-                self.text(row, CanonicalField::ExitReason),
+                Some(reason),
                 "an exit reason is given but the end date is empty".into(),
             );
         }
@@ -387,7 +422,9 @@ impl<'a> FileContext<'a> {
                 if s < ps || s > pe {
                     reject(
                         "outside_project_period",
-                        self.columns.get(&CanonicalField::StartDate).map(|(_, h)| h.as_str()),
+                        self.columns
+                            .get(&CanonicalField::StartDate)
+                            .map(|(_, h)| h.as_str()),
                         Some(s.to_string()),
                         format!("start date {s} is outside the project period {ps}–{pe}"),
                     );
@@ -397,7 +434,9 @@ impl<'a> FileContext<'a> {
                 if e > pe {
                     reject(
                         "outside_project_period",
-                        self.columns.get(&CanonicalField::EndDate).map(|(_, h)| h.as_str()),
+                        self.columns
+                            .get(&CanonicalField::EndDate)
+                            .map(|(_, h)| h.as_str()),
                         Some(e.to_string()),
                         format!("end date {e} is after the project end {pe}"),
                     );
@@ -462,7 +501,9 @@ impl<'a> FileContext<'a> {
                 municipality_code: sp.municipality_code.clone(),
                 participant_id,
                 activity_type: ok(activity_type).unwrap_or("other"),
-                activity_raw: self.text(row, CanonicalField::ActivityType).unwrap_or_default(),
+                activity_raw: self
+                    .text(row, CanonicalField::ActivityType)
+                    .unwrap_or_default(),
                 provider: self.text(row, CanonicalField::Provider),
                 start_date: start,
                 end_date: end,
@@ -495,9 +536,7 @@ impl<'a> FileContext<'a> {
             end_date: end,
             exit_outcome,
             exit_reason_raw: self.text(row, CanonicalField::ExitReason).map(|r| mask(&r)),
-            subsidised_employment: ok(subsidised)
-                .map(|v| v == "true")
-                .or(subsidised_from_exit),
+            subsidised_employment: ok(subsidised).map(|v| v == "true").or(subsidised_from_exit),
             qualification_gained: ok(qual).map(|v| v == "true"),
             referral_source: ok(referral),
             education_level: if self.columns.contains_key(&CanonicalField::EducationLevel) {
@@ -603,7 +642,10 @@ impl<'a> FileContext<'a> {
                 None => self.subproject_keys.get(&fold_header(&raw)).copied(),
             };
             if found.is_none() {
-                let h = self.columns.get(&CanonicalField::Subproject).map(|(_, h)| h.as_str());
+                let h = self
+                    .columns
+                    .get(&CanonicalField::Subproject)
+                    .map(|(_, h)| h.as_str());
                 reject(
                     "unknown_subproject",
                     h,

@@ -35,7 +35,9 @@ pub enum QueryError {
 }
 
 /// A read-only session over the current snapshot, with every table and mart registered.
-pub async fn open_current(warehouse_dir: &Path) -> Result<datafusion::prelude::SessionContext, QueryError> {
+pub async fn open_current(
+    warehouse_dir: &Path,
+) -> Result<datafusion::prelude::SessionContext, QueryError> {
     let layout = Layout::new(warehouse_dir);
     let snap = layout
         .current_snapshot()
@@ -45,14 +47,20 @@ pub async fn open_current(warehouse_dir: &Path) -> Result<datafusion::prelude::S
     Ok(ctx)
 }
 
-pub async fn execute(warehouse_dir: &Path, sql: &str) -> Result<(Schema, Vec<RecordBatch>), QueryError> {
+pub async fn execute(
+    warehouse_dir: &Path,
+    sql: &str,
+) -> Result<(Schema, Vec<RecordBatch>), QueryError> {
     let ctx = open_current(warehouse_dir).await?;
     let df = ctx
         .sql_with_options(sql, models::read_only())
         .await
         .map_err(|e| QueryError::Sql(e.to_string()))?;
     let schema = df.schema().as_arrow().clone();
-    let batches = df.collect().await.map_err(|e| QueryError::Sql(e.to_string()))?;
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| QueryError::Sql(e.to_string()))?;
     Ok((schema, batches))
 }
 
@@ -93,7 +101,8 @@ pub fn write_result(
         }
         OutputFormat::Parquet => {
             let path = output.ok_or(QueryError::ParquetNeedsOutput)?;
-            let mut sink = warehouse::ParquetSink::create(path, std::sync::Arc::new(schema.clone()))?;
+            let mut sink =
+                warehouse::ParquetSink::create(path, std::sync::Arc::new(schema.clone()))?;
             for b in batches {
                 sink.write(b)?;
             }

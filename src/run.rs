@@ -52,7 +52,8 @@ pub struct Key {
 }
 
 pub const KEY_ENV: &str = "FOLLOWUP_HMAC_KEY";
-const DEMO_KEY: &[u8] = b"followup demo key - public, for sample data only - never use in production";
+const DEMO_KEY: &[u8] =
+    b"followup demo key - public, for sample data only - never use in production";
 
 /// The key: `--key-file`, else `FOLLOWUP_HMAC_KEY`, else the public demo key when `--demo-key` is given.
 /// A key is 64+ hex digits (decoded) or 32+ bytes of text.
@@ -74,9 +75,8 @@ pub fn load_key(key_file: Option<&Path>, demo: bool) -> Result<Key, RunError> {
         Ok(Key { bytes, source })
     };
     if let Some(path) = key_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            RunError::Key(format!("cannot read key file {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RunError::Key(format!("cannot read key file {}: {e}", path.display())))?;
         return parse(&text, "key_file".into());
     }
     if let Ok(v) = std::env::var(KEY_ENV) {
@@ -230,7 +230,11 @@ pub fn date_from_filename(name: &str) -> Option<NaiveDate> {
     let plausible = |y: i32| (2000..=2099).contains(&y);
     for (_, s) in &digits_only {
         if s.len() == 8 {
-            let (y, m, d) = (s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?);
+            let (y, m, d) = (
+                s[..4].parse().ok()?,
+                s[4..6].parse().ok()?,
+                s[6..].parse().ok()?,
+            );
             if plausible(y) {
                 if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
                     return Some(date);
@@ -331,15 +335,14 @@ impl FileParts {
                 "activity_rows" => warehouse::activity_rows_schema(),
                 _ => warehouse::rejects_schema(),
             };
-            self.sinks.insert(table, ParquetSink::create(&path, schema)?);
+            self.sinks
+                .insert(table, ParquetSink::create(&path, schema)?);
         }
         // Inserted just above when missing.
-        self.sinks
-            .get_mut(table)
-            .ok_or_else(|| WarehouseError::Io {
-                path: self.dir.clone(),
-                source: std::io::Error::other("sink vanished"),
-            })
+        self.sinks.get_mut(table).ok_or_else(|| WarehouseError::Io {
+            path: self.dir.clone(),
+            source: std::io::Error::other("sink vanished"),
+        })
     }
 
     fn flush(&mut self, all: bool) -> Result<(), WarehouseError> {
@@ -408,7 +411,8 @@ fn process_file(
     let stem = format!(
         "{}-{seq:05}-{}",
         job.pipeline.project_id(),
-        &load.sha256.as_deref().unwrap_or("0")[..12.min(load.sha256.as_deref().unwrap_or("0").len())]
+        &load.sha256.as_deref().unwrap_or("0")
+            [..12.min(load.sha256.as_deref().unwrap_or("0").len())]
     );
     let mut parts = FileParts {
         dir: staging.to_path_buf(),
@@ -481,11 +485,13 @@ fn ingest_rows(
         load.format = info.format.map(|f| f.as_str().to_string());
         load.sheet = info.sheet.clone();
         load.encoding = info.encoding.map(str::to_string);
-        let export = export_date(&job.path, source, src.as_ref()).map_err(FileFailure::ExportDate)?;
+        let export =
+            export_date(&job.path, source, src.as_ref()).map_err(FileFailure::ExportDate)?;
         load.export_date = Some(export);
         let wanted = normalise::wanted_headers(source);
         let asked: Vec<(String, bool)> = wanted.iter().map(|(_, h, r)| (h.clone(), *r)).collect();
-        let (header, pending) = ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
+        let (header, pending) =
+            ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
         load.header_row = Some(header.row as i64);
         let mapped: Vec<_> = wanted
             .iter()
@@ -508,7 +514,10 @@ fn ingest_rows(
         // Title rows above the header are read and skipped.
         load.rows_read += header.rows_before.len() as i64;
         load.rows_skipped += header.rows_before.len() as i64;
-        let mut handle = |row: &ingest::RawRow, load: &mut FileLoad, parts: &mut FileParts| -> Result<(), FileFailure> {
+        let mut handle = |row: &ingest::RawRow,
+                          load: &mut FileLoad,
+                          parts: &mut FileParts|
+         -> Result<(), FileFailure> {
             load.rows_read += 1;
             match ctx.normalise(row, pseudo) {
                 RowOutcome::Skipped(_) => load.rows_skipped += 1,
@@ -596,10 +605,13 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     for pipeline in &pipelines {
         let dir = pipeline.input_dir();
         for (i, source) in pipeline.file.sources.iter().enumerate() {
-            let source_id = source
-                .id
-                .clone()
-                .unwrap_or_else(|| source.files.first().cloned().unwrap_or_else(|| format!("source{i}")));
+            let source_id = source.id.clone().unwrap_or_else(|| {
+                source
+                    .files
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("source{i}"))
+            });
             let files = match ingest::expand_globs(&dir, &source.files) {
                 Ok(f) => f,
                 Err(e) => {
@@ -640,7 +652,11 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
         }
     }
     // Every staged table exists, even when empty, so models and queries can rely on it.
-    ensure_table(&staging, "enrolment_rows", warehouse::enrolment_rows_schema())?;
+    ensure_table(
+        &staging,
+        "enrolment_rows",
+        warehouse::enrolment_rows_schema(),
+    )?;
     ensure_table(&staging, "activity_rows", warehouse::activity_rows_schema())?;
     ensure_table(&staging, "rejects", warehouse::rejects_schema())?;
 
@@ -683,7 +699,11 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
             "published".into()
         },
         files: summary.files.len() as i64,
-        files_loaded: summary.files.iter().filter(|f| f.status == "loaded").count() as i64,
+        files_loaded: summary
+            .files
+            .iter()
+            .filter(|f| f.status == "loaded")
+            .count() as i64,
         files_unchanged: 0,
         files_failed: summary.files_failed() as i64,
         rows_read: sum(|f| f.rows_read),
@@ -735,7 +755,10 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     }
     let mut runs = read_previous_runs(previous.as_deref()).await;
     runs.push(run_row);
-    warehouse::write_table(&staging.join("runs.parquet"), &warehouse::runs_batch(&runs)?)?;
+    warehouse::write_table(
+        &staging.join("runs.parquet"),
+        &warehouse::runs_batch(&runs)?,
+    )?;
 
     // Publish: the staging folder becomes the snapshot, then `current` switches atomically.
     let snap = layout.snapshot(&load_id);
@@ -804,7 +827,10 @@ fn prune_snapshots(layout: &Layout, keep: usize, current: &str) {
     }
 }
 
-async fn query_previous(prev: Option<&Path>, table: &str) -> Vec<datafusion::arrow::array::RecordBatch> {
+async fn query_previous(
+    prev: Option<&Path>,
+    table: &str,
+) -> Vec<datafusion::arrow::array::RecordBatch> {
     let Some(dir) = prev else { return Vec::new() };
     let path = dir.join(format!("{table}.parquet"));
     if !path.exists() {
@@ -835,7 +861,8 @@ async fn read_previous_file_loads(prev: Option<&Path>) -> Vec<FileLoad> {
         };
         let d = |name: &str, i: usize| -> Option<NaiveDate> {
             let c = b.column_by_name(name)?.as_primitive_opt::<Date32Type>()?;
-            (!c.is_null(i)).then(|| NaiveDate::default() + chrono::Duration::days(i64::from(c.value(i))))
+            (!c.is_null(i))
+                .then(|| NaiveDate::default() + chrono::Duration::days(i64::from(c.value(i))))
         };
         for i in 0..b.num_rows() {
             out.push(FileLoad {
@@ -875,12 +902,18 @@ async fn read_previous_runs(prev: Option<&Path>) -> Vec<RunRow> {
         };
         let n = |name: &str, i: usize| -> i64 {
             b.column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Int64Type>().map(|c| if c.is_null(i) { 0 } else { c.value(i) }))
+                .and_then(|c| {
+                    c.as_primitive_opt::<Int64Type>()
+                        .map(|c| if c.is_null(i) { 0 } else { c.value(i) })
+                })
                 .unwrap_or(0)
         };
         let t = |name: &str, i: usize| -> i64 {
             b.column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().map(|c| c.value(i)))
+                .and_then(|c| {
+                    c.as_primitive_opt::<TimestampMicrosecondType>()
+                        .map(|c| c.value(i))
+                })
                 .unwrap_or(0)
         };
         for i in 0..b.num_rows() {
@@ -992,7 +1025,9 @@ pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
                     let mut line = format!(
                         "  ok   {name}: {}{}{}, header on row {row}",
                         info.format.map_or("?", |f| f.as_str()),
-                        info.sheet.map(|s| format!(", sheet \"{s}\"")).unwrap_or_default(),
+                        info.sheet
+                            .map(|s| format!(", sheet \"{s}\""))
+                            .unwrap_or_default(),
                         info.encoding.map(|e| format!(", {e}")).unwrap_or_default(),
                     );
                     if !missing.is_empty() {
@@ -1008,7 +1043,9 @@ pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
                     report.problems += 1;
                 }
                 Err(_) => {
-                    report.lines.push(format!("  FAIL {name}: the reader crashed on this file"));
+                    report
+                        .lines
+                        .push(format!("  FAIL {name}: the reader crashed on this file"));
                     report.problems += 1;
                 }
             }

@@ -66,12 +66,13 @@ pub struct ParquetSink {
 impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
         let file = File::create(path).map_err(io_err(path))?;
-        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(|source| {
-            WarehouseError::Parquet {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(|source| {
+                WarehouseError::Parquet {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Ok(ParquetSink {
             path: path.to_path_buf(),
             writer,
@@ -427,7 +428,10 @@ pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch> {
         strs(rows.iter().map(|r| Some(r.load_id.as_str()))),
         tsa(rows.iter().map(|r| r.started_at_us).collect()),
         tsa(rows.iter().map(|r| r.finished_at_us).collect()),
-        ints(rows.iter().map(|r| Some((r.finished_at_us - r.started_at_us) / 1000))),
+        ints(
+            rows.iter()
+                .map(|r| Some((r.finished_at_us - r.started_at_us) / 1000)),
+        ),
         strs(rows.iter().map(|r| Some(r.status.as_str()))),
         ints(rows.iter().map(|r| Some(r.files))),
         ints(rows.iter().map(|r| Some(r.files_loaded))),
@@ -498,7 +502,11 @@ pub fn reference_batches(
                 floats(ps.iter().map(|p| p.cofinancing_rate)),
                 ints(ps.iter().map(|p| p.planned_participants)),
                 dates(ps.iter().map(|p| report_dates.get(&p.id).copied())),
-                strs(assumptions.iter().map(|a| (!a.is_empty()).then_some(a.as_str()))),
+                strs(
+                    assumptions
+                        .iter()
+                        .map(|a| (!a.is_empty()).then_some(a.as_str())),
+                ),
                 strs(ps.iter().map(|p| p.description.as_deref())),
                 strs(files.iter().map(|f| Some(f.as_str()))),
             ],
@@ -525,7 +533,10 @@ pub fn reference_batches(
             strs(subs.iter().map(|(_, s)| Some(s.name.as_str()))),
             strs(subs.iter().map(|(_, s)| Some(s.municipality_code.as_str()))),
             strs(subs.iter().map(|(_, s)| Some(&s.municipality_code[..2]))),
-            strs(subs.iter().map(|(_, s)| crate::domain::kommun_name(&s.municipality_code))),
+            strs(
+                subs.iter()
+                    .map(|(_, s)| crate::domain::kommun_name(&s.municipality_code)),
+            ),
             strs(subs.iter().map(|(_, s)| s.track.as_deref())),
         ],
     )?;
@@ -553,7 +564,11 @@ pub fn reference_batches(
             strs(ts.iter().map(|(_, t)| Some(t.metric.as_str()))),
             strs(ts.iter().map(|(_, t)| Some(t.op.as_str()))),
             floats(ts.iter().map(|(_, t)| Some(t.value))),
-            strs(outcomes.iter().map(|o| (!o.is_empty()).then_some(o.as_str()))),
+            strs(
+                outcomes
+                    .iter()
+                    .map(|o| (!o.is_empty()).then_some(o.as_str())),
+            ),
             strs(ts.iter().map(|(_, t)| t.source_text.as_deref())),
         ],
     )?;

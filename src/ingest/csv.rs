@@ -151,7 +151,11 @@ impl CsvSource {
                 encoding_rs::UTF_16BE.decode(&sample)
             };
             sample = s.into_owned().into_bytes();
-            (Enc::Utf8, "utf-16", Box::new(BufReader::with_capacity(1 << 16, decoded)))
+            (
+                Enc::Utf8,
+                "utf-16",
+                Box::new(BufReader::with_capacity(1 << 16, decoded)),
+            )
         } else {
             let enc = match opts.encoding {
                 Encoding::Utf8 => Enc::Utf8,

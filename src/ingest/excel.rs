@@ -65,13 +65,15 @@ impl ExcelSource {
         };
         let name = match &opts.sheet {
             None => names[0].clone(),
-            Some(SheetSel::Index(i)) => names
-                .get(i.wrapping_sub(1))
-                .cloned()
-                .ok_or_else(|| ReadError::SheetNotFound {
-                    wanted: format!("number {i}"),
-                    found: listing(),
-                })?,
+            Some(SheetSel::Index(i)) => {
+                names
+                    .get(i.wrapping_sub(1))
+                    .cloned()
+                    .ok_or_else(|| ReadError::SheetNotFound {
+                        wanted: format!("number {i}"),
+                        found: listing(),
+                    })?
+            }
             Some(SheetSel::Name(n)) => {
                 let key = crate::domain::fold_key(n);
                 names
@@ -84,9 +86,7 @@ impl ExcelSource {
                     })?
             }
         };
-        let range = wb
-            .worksheet_range(&name)
-            .map_err(|e| corrupt(format, e))?;
+        let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
         let (height, width) = range.get_size();
         if height.saturating_mul(width) > MAX_CELLS {
             return Err(ReadError::TooLarge {
@@ -154,11 +154,7 @@ impl RowSource for ExcelSource {
         // Columns left of the used range are empty; keep column indices absolute so headers line up.
         cells.resize(self.start.1 as usize, Cell::Empty);
         for c in 0..width {
-            cells.push(
-                self.range
-                    .get((i, c))
-                    .map_or(Cell::Empty, to_cell),
-            );
+            cells.push(self.range.get((i, c)).map_or(Cell::Empty, to_cell));
         }
         while cells.last().is_some_and(|c| *c == Cell::Empty) {
             cells.pop();

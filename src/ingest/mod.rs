@@ -92,7 +92,9 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
     #[error("the file is empty (0 bytes)")]
     Empty,
-    #[error("encrypted (password-protected) workbook: remove the password in Excel and send it again")]
+    #[error(
+        "encrypted (password-protected) workbook: remove the password in Excel and send it again"
+    )]
     Encrypted,
     #[error("an HTML page saved with a spreadsheet name (legacy systems export this): open it in Excel and save it as .xlsx")]
     Html,
@@ -108,7 +110,11 @@ pub enum ReadError {
     #[error("the workbook has no sheets")]
     NoSheets,
     #[error("sheet is too large: {rows} rows × {cols} columns holds more than {limit} cells")]
-    TooLarge { rows: usize, cols: usize, limit: usize },
+    TooLarge {
+        rows: usize,
+        cols: usize,
+        limit: usize,
+    },
     #[error("CSV record at line {line}: {detail}")]
     Csv { line: u64, detail: String },
     #[error("header row not found: none of the first {scanned} rows holds the headers {wanted}")]
@@ -302,7 +308,11 @@ pub fn find_header(
         let texts: Vec<String> = row
             .cells
             .iter()
-            .map(|c| c.as_text().map(|t| t.trim().to_string()).unwrap_or_default())
+            .map(|c| {
+                c.as_text()
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_default()
+            })
             .collect();
         let keys: Vec<String> = texts.iter().map(|t| fold_header(t)).collect();
         let cols = folded

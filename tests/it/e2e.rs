@@ -1,1 +1,543 @@
-//! placeholder, written next
+//! End to end through the real binary: a small pipeline with three municipalities in three formats and a
+//! corrupt file; exact counts in regional_overview, rejects and file_loads, computed by hand below.
+
+use std::path::Path;
+
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+use crate::common::{followup, pnr, query_csv, short};
+
+struct People {
+    p1: String,
+    p2: String,
+    p3: String,
+    p4_bad: String,
+    p5: String,
+    p6: String,
+    p7: String,
+    p8: String,
+    p9: String,
+    p10: String,
+    p11_samordning: String,
+}
+
+fn people() -> People {
+    let p4 = pnr(1970, 7, 7, 456);
+    let bad_check = (p4.as_bytes()[12] - b'0' + 1) % 10;
+    People {
+        p1: pnr(1990, 5, 20, 244), // woman, in Bollnäs and Gävle
+        p2: pnr(1985, 3, 12, 123), // man
+        p3: pnr(1979, 11, 2, 468), // woman
+        p4_bad: format!("{}{bad_check}", &p4[..12]),
+        p5: pnr(1992, 1, 30, 135),  // man
+        p6: pnr(1988, 8, 8, 222),   // woman
+        p7: pnr(1975, 6, 15, 642),  // woman
+        p8: pnr(1999, 9, 9, 864),   // woman
+        p9: pnr(1980, 10, 10, 357), // man
+        p10: pnr(1995, 4, 4, 246),  // woman
+        // Samordningsnummer: 3 March 1983 → day 63, birth number 482 (woman).
+        p11_samordning: pnr(1983, 3, 63, 482),
+    }
+}
+
+const PIPELINE: &str = r#"
+[project]
+id = "test_gavleborg"
+name = "Testprojekt Gävleborg"
+owner = "Region Gävleborg"
+county_code = "21"
+programme = "esf_2014_2020"
+period_start = 2021-01-01
+period_end = 2022-12-31
+report_date = 2021-12-31
+input_dir = "../inputs"
+
+[[targets]]
+id = "share_women"
+name = "Minst 60 % kvinnor"
+metric = "share_women"
+value = 0.6
+
+[[subprojects]]
+id = "bollnas"
+name = "Bollnäs"
+municipality_code = "2183"
+
+[[subprojects]]
+id = "gavle"
+name = "Gävle"
+municipality_code = "2180"
+
+[[subprojects]]
+id = "hudiksvall"
+name = "Hudiksvall"
+municipality_code = "2184"
+
+[values.exit_reason]
+"Arbete" = "work"
+"Anställning med stöd" = "work_subsidised"
+"Studier" = "studies"
+"Arbetssökande" = "job_seeking"
+
+[[sources]]
+subproject = "bollnas"
+files = ["bollnas/*.xlsx"]
+sheet = "Deltagare"
+export_date = { from = "filename" }
+columns = { personnummer = "Personnummer", gender = "Kön", start_date = "Startdatum", end_date = "Slutdatum", exit_reason = "Avslutsorsak" }
+
+[[sources]]
+subproject = "gavle"
+files = ["gavle/*.csv"]
+decimal_comma = true
+export_date = { from = "filename" }
+columns = { personnummer = "Personnr", gender = "Kön", start_date = "Inskrivningsdatum", end_date = "Avslutsdatum", exit_reason = "Orsak till avslut", hours = "Timmar" }
+
+[[sources]]
+subproject = "hudiksvall"
+files = ["hudiksvall/*.csv"]
+export_date = { from = "filename" }
+columns = { personnummer = "Personnummer", start_date = "Startdatum", end_date = "Slutdatum", exit_reason = "Avslutsorsak" }
+"#;
+
+fn write_inputs(root: &Path, p: &People) {
+    let inputs = root.join("inputs");
+    for d in ["bollnas", "gavle", "hudiksvall"] {
+        std::fs::create_dir_all(inputs.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(root.join("pipelines/test.toml"), PIPELINE).unwrap();
+
+    // Bollnäs: xlsx, title rows, header on row 4, date cells, a blank row, a bad number, a Summa row.
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Deltagare").unwrap();
+    let df = Format::new().set_num_format("yyyy-mm-dd");
+    let date = |y, m, d| ExcelDateTime::from_ymd(y, m, d).unwrap();
+    ws.write_string(0, 0, "Deltagarlista – Bollnäs kommun")
+        .unwrap();
+    ws.write_string(1, 0, "Rapportdatum: 2021-12-31").unwrap();
+    let header = [
+        "Personnummer",
+        "Förnamn",
+        "Kön",
+        "Startdatum",
+        "Slutdatum",
+        "Avslutsorsak",
+        "Telefon",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(3, c as u16, *h).unwrap();
+    }
+    // Row 5: P1 exits to work.
+    ws.write_string(4, 0, &p.p1).unwrap();
+    ws.write_string(4, 1, "Annika").unwrap();
+    ws.write_string(4, 2, "K").unwrap();
+    ws.write_datetime_with_format(4, 3, date(2021, 2, 1), &df)
+        .unwrap();
+    ws.write_datetime_with_format(4, 4, date(2021, 6, 30), &df)
+        .unwrap();
+    ws.write_string(4, 5, "Arbete").unwrap();
+    ws.write_string(4, 6, "070-1234567").unwrap();
+    // Row 6: P2 active.
+    ws.write_string(5, 0, &p.p2).unwrap();
+    ws.write_string(5, 1, "Bertil").unwrap();
+    ws.write_string(5, 2, "M").unwrap();
+    ws.write_datetime_with_format(5, 3, date(2021, 3, 1), &df)
+        .unwrap();
+    // Row 7: P3 exits to studies, start date as text, stated gender spelled out.
+    ws.write_string(6, 0, &short(&p.p3)).unwrap();
+    ws.write_string(6, 1, "Cecilia").unwrap();
+    ws.write_string(6, 2, "Kvinna").unwrap();
+    ws.write_string(6, 3, "2021-04-01").unwrap();
+    ws.write_datetime_with_format(6, 4, date(2021, 5, 15), &df)
+        .unwrap();
+    ws.write_string(6, 5, "Studier").unwrap();
+    // Row 8 blank. Row 9: bad check digit. Row 10: Summa.
+    ws.write_string(8, 0, &p.p4_bad).unwrap();
+    ws.write_string(8, 1, "David").unwrap();
+    ws.write_datetime_with_format(8, 3, date(2021, 3, 1), &df)
+        .unwrap();
+    ws.write_string(9, 0, "Summa").unwrap();
+    ws.write_number(9, 2, 4.0).unwrap();
+    wb.save(inputs.join("bollnas/bollnas_2021-12-31.xlsx"))
+        .unwrap();
+
+    // A truncated copy: a corrupt file in the same folder.
+    let full = std::fs::read(inputs.join("bollnas/bollnas_2021-12-31.xlsx")).unwrap();
+    std::fs::write(
+        inputs.join("bollnas/bollnas_trasig.xlsx"),
+        &full[..full.len() / 2],
+    )
+    .unwrap();
+
+    // Gävle: Windows-1252, semicolons, decimal comma, YYYYMMDD dates, 10-digit numbers.
+    let gavle = format!(
+        "Personnr;Kön;Inskrivningsdatum;Avslutsdatum;Orsak till avslut;Timmar\r\n\
+         {p1};K;2021-03-01;2021-08-31;Anställning med stöd;12,5\r\n\
+         {p5};M;20210401;;;3,0\r\n\
+         {p6};K;2021-13-45;;;1\r\n\
+         {p7};K;2021-05-01;2021-04-01;;2\r\n\
+         {p5};M;20210401;;;3,0\r\n\
+         {p8};K;2021-06-01;;Flyttade;\r\n",
+        p1 = p.p1,
+        p5 = short(&p.p5),
+        p6 = p.p6,
+        p7 = p.p7,
+        p8 = p.p8,
+    );
+    let (bytes, _, bad) = encoding_rs::WINDOWS_1252.encode(&gavle);
+    assert!(!bad);
+    std::fs::write(inputs.join("gavle/gavle_202112.csv"), &bytes).unwrap();
+
+    // Hudiksvall: UTF-8 with BOM, commas, a quoted multi-line note, a samordningsnummer.
+    let hudik = format!(
+        "\u{feff}\"Personnummer\",\"Startdatum\",\"Slutdatum\",\"Avslutsorsak\",\"Anteckning\"\n\
+         \"{p9}\",\"2021-01-15\",\"2021-03-31\",\"Arbetssökande\",\"Ringde\nflera gånger\"\n\
+         \"{p10}\",\"2021-02-01\",\"\",\"\",\"\"\n\
+         \"{p11}\",\"2021-02-15\",\"2021-09-30\",\"Arbete\",\"\"\n",
+        p9 = p.p9,
+        p10 = p.p10.replace('-', ""),
+        p11 = p.p11_samordning,
+    );
+    std::fs::write(inputs.join("hudiksvall/hudiksvall_2021-12-31.csv"), hudik).unwrap();
+}
+
+#[test]
+fn run_loads_three_formats_and_counts_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let p = people();
+    write_inputs(root, &p);
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let sql = sql.to_str().unwrap();
+
+    let out = followup(root, &["validate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "validate sees the corrupt file:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL test_gavleborg/bollnas/bollnas_trasig.xlsx"),
+        "{stdout}"
+    );
+    assert!(!root.join("warehouse").exists(), "validate writes nothing");
+
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "published, but one file failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("rows: 18 read = 8 loaded + 5 rejected + 5 skipped"),
+        "{stdout}"
+    );
+
+    // file_loads: every file reconciles; the broken one is named with the reason.
+    let loads = query_csv(
+        root,
+        "select path, status, rows_read, rows_loaded, rows_rejected, rows_skipped, header_row, encoding, format \
+         from file_loads order by path",
+    );
+    let row = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        loads[1..],
+        [
+            row(&[
+                "test_gavleborg/bollnas/bollnas_2021-12-31.xlsx",
+                "loaded",
+                "9",
+                "3",
+                "1",
+                "5",
+                "4",
+                "",
+                "xlsx"
+            ]),
+            row(&[
+                "test_gavleborg/bollnas/bollnas_trasig.xlsx",
+                "failed",
+                "0",
+                "0",
+                "0",
+                "0",
+                "",
+                "",
+                ""
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "loaded",
+                "6",
+                "2",
+                "4",
+                "0",
+                "1",
+                "windows-1252",
+                "csv"
+            ]),
+            row(&[
+                "test_gavleborg/hudiksvall/hudiksvall_2021-12-31.csv",
+                "loaded",
+                "3",
+                "3",
+                "0",
+                "0",
+                "1",
+                "utf-8-bom",
+                "csv"
+            ]),
+        ]
+    );
+    let err = query_csv(root, "select error from file_loads where status = 'failed'");
+    assert!(
+        err[1][0].contains("bollnas_trasig.xlsx")
+            && err[1][0].contains("corrupt or truncated xlsx"),
+        "{err:?}"
+    );
+    assert!(
+        stderr.contains("bollnas_trasig.xlsx"),
+        "the log names the broken file"
+    );
+
+    // rejects: rule, column and line for every broken row.
+    let rejects = query_csv(
+        root,
+        "select source_file, source_row, rule, \"column\" from rejects order by source_file, source_row, rule",
+    );
+    assert_eq!(
+        rejects[1..],
+        [
+            row(&[
+                "test_gavleborg/bollnas/bollnas_2021-12-31.xlsx",
+                "9",
+                "invalid_personnummer",
+                "Personnummer"
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "4",
+                "invalid_date",
+                "Inskrivningsdatum"
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "5",
+                "end_before_start",
+                "Avslutsdatum"
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "6",
+                "duplicate_row",
+                "Personnr"
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "7",
+                "outcome_without_exit",
+                "Orsak till avslut"
+            ]),
+            row(&[
+                "test_gavleborg/gavle/gavle_202112.csv",
+                "7",
+                "unknown_value",
+                "Orsak till avslut"
+            ]),
+        ]
+    );
+    let masked = query_csv(
+        root,
+        "select raw_value from rejects where rule = 'invalid_personnummer'",
+    );
+    assert_eq!(masked[1][0], format!("{}-****", &p.p4_bad[..8]));
+
+    // regional_overview at 2021-12-31, counted by hand:
+    //   Bollnäs: P1 (w, work), P2 (m, active), P3 (w, studies)
+    //   Gävle: P1 (w, subsidised work), P5 (m, active)
+    //   Hudiksvall: P9 (m, job seeking), P10 (w, active), P11 (w, work)
+    //   Project: 8 enrolments of 7 people; P1 counted once, last exit 2021-08-31 to work.
+    let ov = query_csv(
+        root,
+        "select level, coalesce(subproject_id, '-'), gender, enrolments, participants, active, exited, \
+         exits_work, exits_studies, exits_job_seeking, exits_other, exits_no_outcome, \
+         round(coalesce(share_women, -1), 4) \
+         from regional_overview",
+    );
+    let expect: Vec<Vec<String>> = [
+        "project,-,total,8,7,3,4,2,1,1,0,0,0.5714",
+        "project,-,woman,5,4,1,3,2,1,0,0,0,-1.0",
+        "project,-,man,3,3,2,1,0,0,1,0,0,-1.0",
+        "subproject,bollnas,total,3,3,1,2,1,1,0,0,0,0.6667",
+        "subproject,bollnas,woman,2,2,0,2,1,1,0,0,0,-1.0",
+        "subproject,bollnas,man,1,1,1,0,0,0,0,0,0,-1.0",
+        "subproject,gavle,total,2,2,1,1,1,0,0,0,0,0.5",
+        "subproject,gavle,woman,1,1,0,1,1,0,0,0,0,-1.0",
+        "subproject,gavle,man,1,1,1,0,0,0,0,0,0,-1.0",
+        "subproject,hudiksvall,total,3,3,1,2,1,0,1,0,0,0.6667",
+        "subproject,hudiksvall,woman,2,2,1,1,1,0,0,0,0,-1.0",
+        "subproject,hudiksvall,man,1,1,0,1,0,0,1,0,0,-1.0",
+    ]
+    .iter()
+    .map(|l| l.split(',').map(str::to_string).collect())
+    .collect();
+    assert_eq!(ov[1..], expect[..]);
+
+    // Gender and kinds derived from the numbers; the subsidised flag from the exit reason.
+    let kinds = query_csv(
+        root,
+        "select id_kind, count(*) from enrolments group by id_kind order by id_kind",
+    );
+    assert_eq!(
+        kinds[1..],
+        [
+            row(&["personnummer", "7"]),
+            row(&["samordningsnummer", "1"])
+        ]
+    );
+    let sub = query_csv(
+        root,
+        "select count(*) from enrolments where subsidised_employment and subproject_id = 'gavle'",
+    );
+    assert_eq!(sub[1][0], "1");
+
+    // Nothing identifying leaves the process: no number in any form, no name or phone, in any table or log.
+    let mut secrets: Vec<String> = Vec::new();
+    for n in [
+        &p.p1,
+        &p.p2,
+        &p.p3,
+        &p.p5,
+        &p.p6,
+        &p.p7,
+        &p.p8,
+        &p.p9,
+        &p.p10,
+        &p.p11_samordning,
+    ] {
+        secrets.push(n.replace('-', ""));
+        secrets.push(short(n));
+    }
+    for name in [
+        "Annika",
+        "Bertil",
+        "Cecilia",
+        "David",
+        "070-1234567",
+        "Ringde",
+    ] {
+        secrets.push(name.to_string());
+    }
+    let tables = query_csv(
+        root,
+        "select table_name from information_schema.tables where table_schema = 'public'",
+    );
+    for t in tables[1..].iter().map(|r| r[0].clone()) {
+        let dump = followup(
+            root,
+            &["query", "--format", "csv", &format!("select * from {t}")],
+        );
+        let text = String::from_utf8_lossy(&dump.stdout);
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "table {t} leaks an identifier");
+        }
+        for n in [&p.p1, &p.p4_bad, &p.p6] {
+            assert!(
+                !text.contains(&n.replace('-', "")),
+                "table {t} leaks a number"
+            );
+        }
+    }
+    for s in &secrets {
+        assert!(
+            !stderr.contains(s.as_str()) && !stdout.contains(s.as_str()),
+            "the log leaks"
+        );
+    }
+
+    // The tables are Parquet with zstd, readable by DataFusion through the CLI as Parquet too.
+    let out_file = root.join("overview.parquet");
+    let out = followup(
+        root,
+        &[
+            "query",
+            "--format",
+            "parquet",
+            "--output",
+            out_file.to_str().unwrap(),
+            "select * from regional_overview",
+        ],
+    );
+    assert!(out.status.success());
+    let bytes = std::fs::read(&out_file).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1");
+    assert!(root.join("warehouse/current/enrolments.parquet").exists());
+    assert!(root.join("warehouse/current/rejects").is_dir());
+}
+
+#[test]
+fn run_refuses_without_a_key_and_rejects_unknown_config_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_inputs(root, &people());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_followup"))
+        .current_dir(root)
+        .env_remove("FOLLOWUP_HMAC_KEY")
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FOLLOWUP_HMAC_KEY") && err.contains("--demo-key"),
+        "{err}"
+    );
+    assert!(!root.join("warehouse").exists());
+
+    let bad = PIPELINE.replace("owner = ", "ownr = \"x\"\nowner = ");
+    std::fs::write(root.join("pipelines/test.toml"), bad).unwrap();
+    let out = followup(root, &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pipelines/test.toml:5:1") && err.contains("unknown field `ownr`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_logs_for_nightly_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_inputs(root, &people());
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let out = followup(
+        root,
+        &[
+            "--log-format",
+            "json",
+            "run",
+            "--sql",
+            sql.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut files_logged = 0;
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if v["message"] == "file loaded" {
+            files_logged += 1;
+            assert!(
+                v["rows_loaded"].is_number() && v["file"].is_string(),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!(files_logged, 3);
+}

@@ -82,8 +82,14 @@ fn samordningsnummer_has_day_plus_sixty() {
 fn gender_digit_even_is_woman_odd_is_man() {
     let w = pnr(1990, 5, 20, 244);
     let m = pnr(1990, 5, 20, 245);
-    assert_eq!(parse_personnummer(&w, d(2021, 1, 1)).unwrap().gender, Gender::Woman);
-    assert_eq!(parse_personnummer(&m, d(2021, 1, 1)).unwrap().gender, Gender::Man);
+    assert_eq!(
+        parse_personnummer(&w, d(2021, 1, 1)).unwrap().gender,
+        Gender::Woman
+    );
+    assert_eq!(
+        parse_personnummer(&m, d(2021, 1, 1)).unwrap().gender,
+        Gender::Man
+    );
 }
 
 #[test]
@@ -97,13 +103,22 @@ fn impossible_dates_serial_000_and_bad_forms_are_rejected() {
     let zero = format!("19900520-000{}", luhn("900520000"));
     assert_eq!(parse_personnummer(&zero, r), Err(PnrError::Serial));
     // Excel's scientific notation has lost digits.
-    assert_eq!(parse_personnummer("1,99001E+11", r), Err(PnrError::Scientific));
+    assert_eq!(
+        parse_personnummer("1,99001E+11", r),
+        Err(PnrError::Scientific)
+    );
     // A leading zero lost by Excel: 9 digits.
     assert_eq!(parse_personnummer("512121212", r), Err(PnrError::Length(9)));
-    assert_eq!(parse_personnummer("19121212-12X2", r), Err(PnrError::Characters));
+    assert_eq!(
+        parse_personnummer("19121212-12X2", r),
+        Err(PnrError::Characters)
+    );
     // Born after the reference date.
     let future = pnr(2022, 1, 1, 123);
-    assert!(matches!(parse_personnummer(&future, r), Err(PnrError::Future(_))));
+    assert!(matches!(
+        parse_personnummer(&future, r),
+        Err(PnrError::Future(_))
+    ));
 }
 
 #[test]

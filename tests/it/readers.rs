@@ -33,7 +33,16 @@ fn read(
     o: &ReadOptions,
     wanted: &[&str],
     sel: Option<HeaderRowSel>,
-) -> Result<(u64, Vec<Option<usize>>, usize, Vec<RawRow>, ingest::FileInfo), ReadError> {
+) -> Result<
+    (
+        u64,
+        Vec<Option<usize>>,
+        usize,
+        Vec<RawRow>,
+        ingest::FileInfo,
+    ),
+    ReadError,
+> {
     let mut src = ingest::open(path, o)?;
     let asked: Vec<(String, bool)> = wanted.iter().map(|h| (h.to_string(), true)).collect();
     let (header, mut rows) = ingest::find_header(src.as_mut(), sel.as_ref(), &asked)?;
@@ -70,15 +79,24 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
     let ws = wb.add_worksheet();
     ws.set_name("Deltagare").unwrap();
     let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
-    ws.write_string(0, 0, "Deltagarlista – Bollnäs kommun").unwrap();
+    ws.write_string(0, 0, "Deltagarlista – Bollnäs kommun")
+        .unwrap();
     ws.write_string(1, 0, "Rapportdatum: 2021-12-31").unwrap();
-    for (c, h) in ["Personnummer", "Kön", "Startdatum", "Kommunkod", "Timmar"].iter().enumerate() {
+    for (c, h) in ["Personnummer", "Kön", "Startdatum", "Kommunkod", "Timmar"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(3, c as u16, *h).unwrap();
     }
     ws.write_string(4, 0, "199001012384").unwrap();
     ws.write_string(4, 1, "K").unwrap();
-    ws.write_datetime_with_format(4, 2, ExcelDateTime::from_ymd(2021, 2, 1).unwrap(), &date_fmt)
-        .unwrap();
+    ws.write_datetime_with_format(
+        4,
+        2,
+        ExcelDateTime::from_ymd(2021, 2, 1).unwrap(),
+        &date_fmt,
+    )
+    .unwrap();
     ws.write_number(4, 3, 767.0).unwrap();
     ws.write_number(4, 4, 7.5).unwrap();
     // An identifier typed as a number keeps all 12 digits; a serial number in a date column.
@@ -91,8 +109,13 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
         sheet: Some(SheetSel::Name("deltagare".into())),
         ..opts()
     };
-    let (row, cols, before, rows, info) =
-        read(&path, &o, &["Personnummer", "Startdatum", "Kommunkod"], None).unwrap();
+    let (row, cols, before, rows, info) = read(
+        &path,
+        &o,
+        &["Personnummer", "Startdatum", "Kommunkod"],
+        None,
+    )
+    .unwrap();
     assert_eq!(info.sheet.as_deref(), Some("Deltagare"));
     assert_eq!(row, 4, "header auto-detected on Excel row 4");
     assert_eq!(before, 3, "two title rows and a blank row above the header");
@@ -100,14 +123,20 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0].row, 5);
     assert_eq!(text(&rows[0].cells[0]), "199001012384");
-    assert_eq!(parse_date(&rows[0].cells[2], &formats()), Some(d(2021, 2, 1)));
+    assert_eq!(
+        parse_date(&rows[0].cells[2], &formats()),
+        Some(d(2021, 2, 1))
+    );
     assert_eq!(
         followup::domain::normalise_kommunkod(&text(&rows[0].cells[3])).as_deref(),
         Some("0767"),
         "a kommunkod that lost its leading zero is re-padded"
     );
     assert_eq!(text(&rows[1].cells[0]), "199001012384");
-    assert_eq!(parse_date(&rows[1].cells[2], &formats()), Some(d(2021, 2, 1)));
+    assert_eq!(
+        parse_date(&rows[1].cells[2], &formats()),
+        Some(d(2021, 2, 1))
+    );
     assert_eq!(text(&rows[2].cells[0]), "Summa");
 
     // A sheet that does not exist is a clear error naming the sheets there are.
@@ -115,8 +144,13 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
         sheet: Some(SheetSel::Name("Blad1".into())),
         ..opts()
     };
-    let err = read(&path, &o, &["Personnummer"], None).unwrap_err().to_string();
-    assert!(err.contains("\"Blad1\"") && err.contains("\"Deltagare\""), "{err}");
+    let err = read(&path, &o, &["Personnummer"], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"Blad1\"") && err.contains("\"Deltagare\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,9 +170,21 @@ fn xls_and_ods_fixtures_read_the_same() {
         let c = |i: usize, f: usize| &rows[i].cells[cols[f].unwrap()];
         assert_eq!(text(c(0, 0)), "19900520-2446", "{name}");
         assert_eq!(text(c(1, 0)), "850312-1231", "{name}");
-        assert_eq!(parse_date(c(0, 1), &formats()), Some(d(2021, 2, 1)), "{name}");
-        assert_eq!(parse_date(c(2, 1), &formats()), Some(d(2021, 4, 1)), "{name}");
-        assert_eq!(parse_date(c(0, 2), &formats()), Some(d(2021, 6, 30)), "{name}");
+        assert_eq!(
+            parse_date(c(0, 1), &formats()),
+            Some(d(2021, 2, 1)),
+            "{name}"
+        );
+        assert_eq!(
+            parse_date(c(2, 1), &formats()),
+            Some(d(2021, 4, 1)),
+            "{name}"
+        );
+        assert_eq!(
+            parse_date(c(0, 2), &formats()),
+            Some(d(2021, 6, 30)),
+            "{name}"
+        );
         assert_eq!(parse_number(c(2, 3), false), Ok(Some(3.25)), "{name}");
         assert_eq!(rows[2].row, 6, "{name}");
     }
@@ -152,19 +198,33 @@ fn windows_1252_semicolon_csv_with_decimal_comma() {
     let (bytes, _, bad) = encoding_rs::WINDOWS_1252.encode(text_1252);
     assert!(!bad);
     std::fs::write(&path, &bytes).unwrap();
-    let (row, cols, before, rows, info) =
-        read(&path, &opts(), &["Personnr", "Kön", "Startdatum", "Timmar"], None).unwrap();
+    let (row, cols, before, rows, info) = read(
+        &path,
+        &opts(),
+        &["Personnr", "Kön", "Startdatum", "Timmar"],
+        None,
+    )
+    .unwrap();
     assert_eq!(info.encoding, Some("windows-1252"));
     assert_eq!(info.delimiter, Some(';'));
-    assert_eq!(row, 3, "the header is on line 3 after a title line and a blank line");
+    assert_eq!(
+        row, 3,
+        "the header is on line 3 after a title line and a blank line"
+    );
     assert_eq!(before, 1, "the blank line is not a record; the title is");
     assert_eq!(cols, vec![Some(0), Some(1), Some(2), Some(3)]);
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].row, rows[1].row), (4, 5));
     assert_eq!(parse_number(&rows[0].cells[3], true), Ok(Some(7.5)));
     assert_eq!(parse_number(&rows[1].cells[3], true), Ok(Some(1234.25)));
-    assert!(parse_number(&rows[0].cells[3], false).is_err(), "7,5 needs decimal_comma");
-    assert_eq!(parse_date(&rows[1].cells[2], &formats()), Some(d(2021, 3, 1)));
+    assert!(
+        parse_number(&rows[0].cells[3], false).is_err(),
+        "7,5 needs decimal_comma"
+    );
+    assert_eq!(
+        parse_date(&rows[1].cells[2], &formats()),
+        Some(d(2021, 3, 1))
+    );
     // The header "Kön" was decoded from byte 0xF6.
     let (_, cols, _, _, _) = read(&path, &opts(), &["KÖN"], None).unwrap();
     assert_eq!(cols, vec![Some(1)]);
@@ -176,16 +236,27 @@ fn utf8_bom_comma_csv_with_quoted_newlines() {
     let path = dir.path().join("hudiksvall.csv");
     let content = "\u{feff}\"Personnummer\",\"Kön\",\"Anteckning\",\"Startdatum\"\n\"199001012384\",\"K\",\"rad ett\nrad två\",\"2021-02-01\"\n\"198503121231\",\"M\",\"\",\"2021-03-01 00:00:00\"\n";
     std::fs::write(&path, content).unwrap();
-    let (row, cols, _, rows, info) =
-        read(&path, &opts(), &["Personnummer", "Anteckning", "Startdatum"], None).unwrap();
+    let (row, cols, _, rows, info) = read(
+        &path,
+        &opts(),
+        &["Personnummer", "Anteckning", "Startdatum"],
+        None,
+    )
+    .unwrap();
     assert_eq!(info.encoding, Some("utf-8-bom"));
     assert_eq!(info.delimiter, Some(','));
     assert_eq!(row, 1, "the BOM is not part of the first header");
     assert_eq!(cols, vec![Some(0), Some(2), Some(3)]);
     assert_eq!(text(&rows[0].cells[2]), "rad ett\nrad två");
     assert_eq!(rows[0].row, 2);
-    assert_eq!(rows[1].row, 4, "the second record starts after the two-line field");
-    assert_eq!(parse_date(&rows[1].cells[3], &formats()), Some(d(2021, 3, 1)));
+    assert_eq!(
+        rows[1].row, 4,
+        "the second record starts after the two-line field"
+    );
+    assert_eq!(
+        parse_date(&rows[1].cells[3], &formats()),
+        Some(d(2021, 3, 1))
+    );
 }
 
 #[test]
@@ -218,7 +289,10 @@ fn missing_required_column_names_what_was_expected_and_found() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("missing required column \"Personnummer\""), "{err}");
+    assert!(
+        err.contains("missing required column \"Personnummer\""),
+        "{err}"
+    );
     assert!(err.contains("\"Startdatum\""), "{err}");
     let err = read(&path, &opts(), &["Personnummer", "Startdatum"], None)
         .unwrap_err()
@@ -231,19 +305,34 @@ fn broken_files_get_one_clear_error_each() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     std::fs::write(p("empty.xlsx"), b"").unwrap();
-    std::fs::write(p("page.xls"), b"<html><body><table><tr><td>Pnr</td></tr></table></body></html>").unwrap();
+    std::fs::write(
+        p("page.xls"),
+        b"<html><body><table><tr><td>Pnr</td></tr></table></body></html>",
+    )
+    .unwrap();
     // A truncated xlsx: the first 300 bytes of a real one.
     let mut wb = Workbook::new();
-    wb.add_worksheet().write_string(0, 0, "Personnummer").unwrap();
+    wb.add_worksheet()
+        .write_string(0, 0, "Personnummer")
+        .unwrap();
     let full = wb.save_to_buffer().unwrap();
     std::fs::write(p("cut.xlsx"), &full[..300]).unwrap();
     // A CSV renamed to .xlsx is read by its content, with a warning.
-    std::fs::write(p("renamed.xlsx"), "Personnummer;Startdatum\n199001012384;2021-02-01\n").unwrap();
+    std::fs::write(
+        p("renamed.xlsx"),
+        "Personnummer;Startdatum\n199001012384;2021-02-01\n",
+    )
+    .unwrap();
 
     let err = |n: &str| ingest::open(&p(n), &opts()).err().map(|e| e.to_string());
-    assert_eq!(err("empty.xlsx").as_deref(), Some("the file is empty (0 bytes)"));
+    assert_eq!(
+        err("empty.xlsx").as_deref(),
+        Some("the file is empty (0 bytes)")
+    );
     assert!(err("page.xls").unwrap().contains("HTML"));
-    assert!(err("cut.xlsx").unwrap().contains("corrupt or truncated xlsx"));
+    assert!(err("cut.xlsx")
+        .unwrap()
+        .contains("corrupt or truncated xlsx"));
     let src = ingest::open(&p("renamed.xlsx"), &opts()).unwrap();
     assert!(src.info().warnings[0].contains("named .xlsx but its content is csv"));
 }
@@ -257,13 +346,25 @@ fn excel_serials_follow_the_1900_system() {
     assert_eq!(excel_serial_to_date(0.0), None);
     // Text dates only in the declared formats; anything else is rejected, never guessed.
     assert_eq!(parse_date(&Cell::Text("1/2".into()), &formats()), None);
-    assert_eq!(parse_date(&Cell::Text("2021-02-30".into()), &formats()), None);
-    assert_eq!(parse_date(&Cell::Text("01.02.2021".into()), &formats()), None);
+    assert_eq!(
+        parse_date(&Cell::Text("2021-02-30".into()), &formats()),
+        None
+    );
+    assert_eq!(
+        parse_date(&Cell::Text("01.02.2021".into()), &formats()),
+        None
+    );
     assert_eq!(
         parse_date(&Cell::Text("01.02.2021".into()), &["%d.%m.%Y".to_string()]),
         Some(d(2021, 2, 1))
     );
     // 20210201 typed as a number is YYYYMMDD when the source accepts it, not serial 20 million.
-    assert_eq!(parse_date(&Cell::Number(20210201.0), &formats()), Some(d(2021, 2, 1)));
-    assert_eq!(parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()]), None);
+    assert_eq!(
+        parse_date(&Cell::Number(20210201.0), &formats()),
+        Some(d(2021, 2, 1))
+    );
+    assert_eq!(
+        parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()]),
+        None
+    );
 }
