@@ -1,0 +1,126 @@
+"""Read a published followup warehouse as an outsider would: every table with pyarrow and with DuckDB.
+
+    python tests/outside/check_warehouse.py WAREHOUSE_DIR [SAMPLE_INPUTS_DIR]
+
+Checks, independently of the Rust code:
+  * every table and mart under WAREHOUSE_DIR/current opens in pyarrow and DuckDB with the same row count,
+    with BI-friendly types only (no string_view, no null-typed or unsigned columns);
+  * every file reconciles: rows_read = rows_loaded + rows_rejected + rows_skipped;
+  * no string anywhere looks like a personnummer (10 or 12 digits);
+  * for every project folder holding an EXPECTED.json written by the sample generator from its ground
+    truth, the warehouse's figures equal the generator's (file counts, rejects per rule, regional_overview).
+Exits non-zero with a message naming the first difference.
+"""
+import json
+import pathlib
+import re
+import sys
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PNR = re.compile(r"(?<!\d)(\d{6}|\d{8})[-+]?\d{4}(?!\d)")
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL", msg)
+
+
+def main():
+    wh = pathlib.Path(sys.argv[1]) / "current"
+    samples = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    tables = {}
+    for p in sorted(wh.iterdir()):
+        if p.name.startswith("."):
+            continue
+        name = p.stem if p.suffix == ".parquet" else p.name
+        if p.suffix != ".parquet" and not p.is_dir():
+            continue
+        t = pq.read_table(p)
+        glob = str(p / "*.parquet") if p.is_dir() else str(p)
+        n_duck = duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchone()[0]
+        if n_duck != t.num_rows:
+            fail(f"{name}: pyarrow reads {t.num_rows} rows, DuckDB {n_duck}")
+        for f in t.schema:
+            if pa.types.is_string_view(f.type) or pa.types.is_null(f.type) or pa.types.is_unsigned_integer(f.type):
+                fail(f"{name}.{f.name}: type {f.type} is not BI-friendly")
+        for f in t.schema:
+            if pa.types.is_string(f.type) and f.name not in ("participant_id", "sha256", "load_id"):
+                for v in t.column(f.name).to_pylist():
+                    if v and PNR.search(v) and not re.fullmatch(r"[\d\- :T.Z]+", v):
+                        fail(f"{name}.{f.name}: a value looks like a personnummer")
+                        break
+        tables[name] = t
+    print(f"read {len(tables)} tables with pyarrow and DuckDB:", ", ".join(sorted(tables)))
+    for required in ["enrolments", "rejects", "file_loads", "runs", "projects", "subprojects", "targets",
+                     "regional_overview"]:
+        if required not in tables:
+            fail(f"table {required} is missing")
+
+    con = duckdb.connect()
+    for name in tables:
+        p = wh / (name + ".parquet") if (wh / (name + ".parquet")).exists() else wh / name / "*.parquet"
+        con.execute(f"create view {name} as select * from read_parquet('{p}')")
+    last = con.execute("select max(load_id) from file_loads").fetchone()[0]
+    bad = con.execute(
+        "select path from file_loads where rows_read <> rows_loaded + rows_rejected + rows_skipped").fetchall()
+    for (path,) in bad:
+        fail(f"{path} does not reconcile")
+
+    if samples is None:
+        return
+    for expected_file in sorted(samples.glob("*/EXPECTED.json")):
+        project = expected_file.parent.name
+        exp = json.loads(expected_file.read_text(encoding="utf-8"))
+        got_files = {
+            r[0].split("/", 1)[1]: dict(zip(["status", "rows_read", "rows_loaded", "rows_rejected", "rows_skipped"], r[1:]))
+            for r in con.execute(
+                "select path, status, rows_read, rows_loaded, rows_rejected, rows_skipped from file_loads "
+                "where load_id = ? and project_id = ?", [last, project]).fetchall()
+        }
+        for path, e in exp.get("files", {}).items():
+            g = got_files.get(path)
+            if g is None:
+                fail(f"{project}: file {path} was not loaded")
+                continue
+            for k, v in e.items():
+                if g.get(k) != v:
+                    fail(f"{project}: {path}: {k} expected {v}, warehouse has {g.get(k)}")
+        for path in got_files:
+            if path not in exp.get("files", {}):
+                fail(f"{project}: warehouse loaded {path}, which EXPECTED.json does not list")
+        rules = dict(con.execute(
+            "select rule, count(*) from rejects where project_id = ? group by rule", [project]).fetchall())
+        if rules != exp.get("rejects_by_rule", {}):
+            fail(f"{project}: rejects by rule expected {exp.get('rejects_by_rule')}, warehouse has {rules}")
+        report_date = str(con.execute("select report_date from projects where project_id = ?", [project]).fetchone()[0])
+        if "report_date" in exp and report_date != exp["report_date"]:
+            fail(f"{project}: report date expected {exp['report_date']}, warehouse has {report_date}")
+        cols = ["enrolments", "participants", "active", "exited", "exits_work", "exits_studies",
+                "exits_job_seeking", "exits_other", "exits_no_outcome"]
+        ov = exp.get("overview", {})
+        scopes = [("project", None, ov.get("project", {}))] + [
+            ("subproject", sp, v) for sp, v in ov.get("subprojects", {}).items()]
+        for level, sp, by_gender in scopes:
+            for gender, e in by_gender.items():
+                row = con.execute(
+                    f"select {', '.join(cols)} from regional_overview where project_id = ? and level = ? "
+                    "and gender = ? and subproject_id is not distinct from ?", [project, level, gender, sp]).fetchone()
+                if row is None:
+                    fail(f"{project}: regional_overview has no row for {level} {sp} {gender}")
+                    continue
+                got = dict(zip(cols, row))
+                for k, v in e.items():
+                    if got.get(k) != v:
+                        fail(f"{project}: regional_overview {level} {sp or ''} {gender}: {k} expected {v}, got {got.get(k)}")
+        print(f"{project}: checked against {expected_file}")
+
+
+main()
+if failures:
+    print(f"{len(failures)} problem(s)")
+    sys.exit(1)
+print("outside reader: all checks passed")
