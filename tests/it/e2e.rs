@@ -146,7 +146,7 @@ fn write_inputs(root: &Path, p: &People) {
     ws.write_datetime_with_format(5, 3, date(2021, 3, 1), &df)
         .unwrap();
     // Row 7: P3 exits to studies, start date as text, stated gender spelled out.
-    ws.write_string(6, 0, &short(&p.p3)).unwrap();
+    ws.write_string(6, 0, short(&p.p3)).unwrap();
     ws.write_string(6, 1, "Cecilia").unwrap();
     ws.write_string(6, 2, "Kvinna").unwrap();
     ws.write_string(6, 3, "2021-04-01").unwrap();

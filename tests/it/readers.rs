@@ -27,22 +27,22 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Open, find the header among `wanted`, and return (header row, column indices, data rows).
+/// (header row, column index per wanted header, rows before the header, data rows, file info)
+type Read = (
+    u64,
+    Vec<Option<usize>>,
+    usize,
+    Vec<RawRow>,
+    ingest::FileInfo,
+);
+
+/// Open, find the header among `wanted`, and return what was read.
 fn read(
     path: &Path,
     o: &ReadOptions,
     wanted: &[&str],
     sel: Option<HeaderRowSel>,
-) -> Result<
-    (
-        u64,
-        Vec<Option<usize>>,
-        usize,
-        Vec<RawRow>,
-        ingest::FileInfo,
-    ),
-    ReadError,
-> {
+) -> Result<Read, ReadError> {
     let mut src = ingest::open(path, o)?;
     let asked: Vec<(String, bool)> = wanted.iter().map(|h| (h.to_string(), true)).collect();
     let (header, mut rows) = ingest::find_header(src.as_mut(), sel.as_ref(), &asked)?;
