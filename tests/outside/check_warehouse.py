@@ -1,12 +1,13 @@
 """Read a published followup warehouse as an outsider would: every table with pyarrow and with DuckDB.
 
-    python tests/outside/check_warehouse.py WAREHOUSE_DIR [SAMPLE_INPUTS_DIR]
+    python tests/outside/check_warehouse.py WAREHOUSE_DIR [SAMPLE_INPUTS_DIR [--exit-code N]]
 
 Checks, independently of the Rust code:
   * every table and mart under WAREHOUSE_DIR/current opens in pyarrow and DuckDB with the same row count,
     with BI-friendly types only (no string_view, no null-typed or unsigned columns);
   * every file reconciles: rows_read = rows_loaded + rows_rejected + rows_skipped;
   * no string anywhere looks like a personnummer (10 or 12 digits);
+  * the run's exit code was 1 exactly when some EXPECTED.json lists a file that must fail, else 0;
   * for every project folder holding an EXPECTED.json written by the sample generator from its ground
     truth, the warehouse's figures equal the generator's (file counts, rejects per rule, regional_overview).
 Exits non-zero with a message naming the first difference.
@@ -31,7 +32,7 @@ def fail(msg):
 
 def main():
     wh = pathlib.Path(sys.argv[1]) / "current"
-    samples = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    samples = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else None
     tables = {}
     for p in sorted(wh.iterdir()):
         if p.name.startswith("."):
@@ -72,6 +73,14 @@ def main():
 
     if samples is None:
         return
+    expected_failed = any(
+        f.get("status") == "failed"
+        for e in samples.glob("*/EXPECTED.json")
+        for f in json.loads(e.read_text(encoding="utf-8")).get("files", {}).values())
+    if "--exit-code" in sys.argv:
+        code = int(sys.argv[sys.argv.index("--exit-code") + 1])
+        if code != (1 if expected_failed else 0):
+            fail(f"followup run exited {code}; expected {1 if expected_failed else 0}")
     for expected_file in sorted(samples.glob("*/EXPECTED.json")):
         project = expected_file.parent.name
         exp = json.loads(expected_file.read_text(encoding="utf-8"))
