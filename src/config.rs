@@ -215,9 +215,16 @@ pub enum SourceKind {
 pub enum Encoding {
     #[default]
     Auto,
-    #[serde(alias = "utf8")]
+    #[serde(rename = "utf-8", alias = "utf8")]
     Utf8,
-    #[serde(alias = "cp1252", alias = "latin1", alias = "iso-8859-1")]
+    /// What Swedish Excel writes; ISO-8859-1 agrees with it on å, ä, ö.
+    #[serde(
+        rename = "windows-1252",
+        alias = "windows1252",
+        alias = "cp1252",
+        alias = "latin1",
+        alias = "iso-8859-1"
+    )]
     Windows1252,
 }
 

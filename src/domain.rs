@@ -209,6 +209,18 @@ pub fn builtin_value(field: &str, key: &str) -> Option<&'static str> {
             "okänd" | "okänt" | "vet ej" | "uppgift saknas" | "unknown" => "unknown",
             _ => return None,
         },
+        // Only spellings whose meaning is not in doubt; "annan insats", "praktik" and the like need a
+        // decision per project and belong in its value map.
+        "exit_reason" => match key {
+            "arbete" | "anställning" | "osubventionerad anställning" | "eget företag" => "work",
+            "anställning med stöd"
+            | "subventionerad anställning"
+            | "lönebidrag"
+            | "nystartsjobb" => "work_subsidised",
+            "studier" | "utbildning" => "studies",
+            "arbetssökande" => "job_seeking",
+            _ => return None,
+        },
         "education_level" => match key {
             "förgymnasial" | "grundskola" | "isced 0-2" | "isced_0_2" => "isced_0_2",
             "gymnasial" | "gymnasium" | "isced 3-4" | "isced_3_4" => "isced_3_4",

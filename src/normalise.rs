@@ -127,7 +127,8 @@ pub struct FileContext<'a> {
     export_date: NaiveDate,
     source_file: String,
     source_sheet: Option<String>,
-    seen: HashSet<(String, String, NaiveDate)>,
+    /// Keys already loaded from this file: (sub-project, participant, start date, activity type).
+    seen: HashSet<(String, String, NaiveDate, &'static str)>,
     subproject_keys: HashMap<String, usize>,
 }
 
@@ -477,14 +478,22 @@ impl<'a> FileContext<'a> {
         let ok = |r: Result<Option<&'static str>, ()>| r.ok().flatten();
         let sp = &self.pipeline.file.subprojects[sp_index];
         let participant_id = pseudo.pseudonym(&pnr.canonical);
-        let key = (sp.id.clone(), participant_id.clone(), start);
+        // Two different activities may start the same day; an enrolment may not.
+        let key_activity = if is_activity {
+            ok(activity_type).unwrap_or("")
+        } else {
+            ""
+        };
+        let key = (sp.id.clone(), participant_id.clone(), start, key_activity);
         if !self.seen.insert(key) {
             return RowOutcome::Rejected(vec![Reject {
                 rule: "duplicate_row",
                 column: pnr_header,
-                message: format!(
-                    "the same participant, sub-project and start date {start} already appear earlier in this file"
-                ),
+                message: if is_activity {
+                    format!("the same participant, activity and start date {start} already appear earlier in this file")
+                } else {
+                    format!("the same participant, sub-project and start date {start} already appear earlier in this file")
+                },
                 raw_value: None,
             }]);
         }
