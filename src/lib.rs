@@ -3,6 +3,7 @@
 //! ties them together and `query` answers SQL against a published snapshot. The binary is a thin CLI.
 
 pub mod config;
+pub mod disclosure;
 pub mod domain;
 pub mod ingest;
 pub mod models;

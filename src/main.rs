@@ -58,6 +58,9 @@ enum Command {
         /// How many snapshots to keep for rollback.
         #[arg(long, default_value_t = 7)]
         keep: usize,
+        /// Published marts hide counts below this (1 to N−1) and every cell that would reveal them.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..))]
+        min_cell: i64,
     },
     /// Check every pipeline file and its sources' headers without writing anything.
     Validate {
@@ -123,6 +126,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             key_file,
             demo_key,
             keep,
+            min_cell,
         } => {
             let key = run::load_key(key_file.as_deref(), demo_key)?;
             let opts = RunOptions {
@@ -132,6 +136,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                 only,
                 report_date,
                 keep_snapshots: keep,
+                min_cell,
             };
             let summary = runtime()?.block_on(run::run(&opts, &key))?;
             print_summary(&summary, &opts.warehouse_dir);

@@ -95,10 +95,50 @@ pub async fn register_snapshot(
         if !is_table {
             continue;
         }
+        if stem == "published" && p.is_dir() {
+            register_published(ctx, &p).await?;
+            continue;
+        }
         register_parquet(ctx, &stem, &p).await?;
         names.push(stem);
     }
     Ok(names)
+}
+
+/// The disclosure-controlled marts, as schema `published` (`select * from published.regional_overview`).
+async fn register_published(ctx: &SessionContext, dir: &Path) -> Result<(), ModelError> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| ModelError::Register {
+            name: "published".into(),
+            message: "no default catalog".into(),
+        })?;
+    if catalog.schema("published").is_none() {
+        catalog
+            .register_schema(
+                "published",
+                Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+            )
+            .map_err(|e| ModelError::Register {
+                name: "published".into(),
+                message: e.to_string(),
+            })?;
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ModelError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        if let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) {
+            register_parquet(ctx, &format!("published.{stem}"), &p).await?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn register_parquet(

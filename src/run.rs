@@ -30,6 +30,8 @@ pub enum RunError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("disclosure control: {0}")]
+    Disclosure(#[from] crate::disclosure::DisclosureError),
     #[error("--only {0}: no pipeline has that project id")]
     UnknownProject(String),
 }
@@ -104,6 +106,8 @@ pub struct RunOptions {
     pub only: Option<String>,
     pub report_date: Option<NaiveDate>,
     pub keep_snapshots: usize,
+    /// Published marts hide counts from 1 up to this value minus one (and what would reveal them).
+    pub min_cell: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -734,6 +738,7 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
             info!(test = %m.name, "data test passed");
         }
     }
+    publish_protected_marts(&ctx, &staging, opts.min_cell).await?;
     let blocking: Vec<&str> = summary
         .failed_tests
         .iter()
@@ -1052,4 +1057,54 @@ pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
         }
     }
     report
+}
+
+/// Write the disclosure-controlled copies of the published marts into `published/`.
+async fn publish_protected_marts(
+    ctx: &datafusion::prelude::SessionContext,
+    staging: &Path,
+    min_cell: i64,
+) -> Result<(), RunError> {
+    let dir = staging.join("published");
+    std::fs::create_dir_all(&dir).map_err(warehouse::io_err(&dir))?;
+    for spec in crate::disclosure::PUBLISHED {
+        if !staging.join(format!("{}.parquet", spec.name)).exists() {
+            continue;
+        }
+        let sql_err = |e: datafusion::error::DataFusionError| {
+            RunError::Model(ModelError::Sql {
+                path: staging.join(format!("{}.parquet", spec.name)),
+                message: e.to_string(),
+            })
+        };
+        let df = ctx
+            .sql(&format!("select * from {}", spec.name))
+            .await
+            .map_err(sql_err)?;
+        let schema = df.schema().as_arrow().clone();
+        let mut batches = df.collect().await.map_err(sql_err)?;
+        if batches.is_empty() {
+            batches.push(datafusion::arrow::array::RecordBatch::new_empty(
+                std::sync::Arc::new(schema),
+            ));
+        }
+        let protected = crate::disclosure::protect(spec, &batches, min_cell)?;
+        let hidden = protected
+            .column_by_name("suppressed")
+            .map(|c| {
+                c.as_any()
+                    .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                    .map_or(0, |b| b.true_count())
+            })
+            .unwrap_or(0);
+        warehouse::write_table(&dir.join(format!("{}.parquet", spec.name)), &protected)?;
+        info!(
+            mart = spec.name,
+            rows = protected.num_rows(),
+            rows_with_hidden_cells = hidden,
+            min_cell,
+            "published with disclosure control"
+        );
+    }
+    Ok(())
 }

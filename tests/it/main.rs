@@ -1,6 +1,7 @@
 //! All integration tests in one binary, so DataFusion is linked once.
 
 mod common;
+mod disclosure;
 mod e2e;
 mod personnummer;
 mod readers;
