@@ -541,3 +541,75 @@ fn json_logs_for_nightly_runs() {
     }
     assert_eq!(files_logged, 3);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_failing_data_test_is_named_and_blocks_publication() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_inputs(root, &people());
+    let sql = root.join("sql");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &sql);
+    let sql_arg = sql.to_str().unwrap();
+
+    let first = followup(root, &["run", "--sql", sql_arg]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "one corrupt file in the inputs"
+    );
+    let published = std::fs::read_link(root.join("warehouse/current")).unwrap();
+
+    // A data test that finds a failing row: the run is not published and names the test.
+    std::fs::write(
+        sql.join("tests/no_active_participants.sql"),
+        "-- every participant must have left (deliberately false here)\n\
+         select project_id, participant_id from participant_scopes where active",
+    )
+    .unwrap();
+    let out = followup(root, &["run", "--sql", sql_arg]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("data test FAILED (Error): no_active_participants"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NOT published"), "{stdout}");
+    assert!(stderr.contains("no_active_participants"), "{stderr}");
+    assert_eq!(
+        std::fs::read_link(root.join("warehouse/current")).unwrap(),
+        published,
+        "the previous snapshot stays current"
+    );
+
+    // The same test at severity warn: published, exit 1, still named.
+    std::fs::write(
+        sql.join("tests/no_active_participants.sql"),
+        "-- severity: warn\nselect project_id, participant_id from participant_scopes where active",
+    )
+    .unwrap();
+    let out = followup(root, &["run", "--sql", sql_arg]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("data test FAILED (Warn): no_active_participants"),
+        "{stdout}"
+    );
+    assert_ne!(
+        std::fs::read_link(root.join("warehouse/current")).unwrap(),
+        published
+    );
+}
