@@ -5,9 +5,11 @@
 pub mod config;
 pub mod disclosure;
 pub mod domain;
+pub mod history;
 pub mod ingest;
 pub mod models;
 pub mod normalise;
+pub mod progress;
 pub mod query;
 pub mod run;
 pub mod warehouse;

@@ -78,24 +78,55 @@ enum Command {
         output: Option<PathBuf>,
         sql: String,
     },
+    /// The last runs (time, duration, status, files, rows, rejects per rule, data tests), or one run's files.
+    Status {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// Show the file-level detail of this run (its load id).
+        #[arg(long)]
+        run: Option<String>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Switch `current` back to the previous snapshot.
+    Rollback {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, interactive_run: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FOLLOWUP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // A person at a terminal gets a progress bar and the summary; the info lines are for logs.
+    let default = if interactive_run { "warn" } else { "info" };
+    let filter =
+        EnvFilter::try_from_env("FOLLOWUP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let interactive_run = matches!(cli.command, Command::Run { .. })
+        && matches!(cli.log_format, LogFormat::Human)
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("FOLLOWUP_LOG").is_none();
+    if interactive_run {
+        followup::progress::enable();
+    }
+    init_logging(cli.log_format, interactive_run);
     match real_main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -143,6 +174,28 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             Ok(summary.exit_code())
         }
         Command::Validate { pipelines } => validate(&pipelines),
+        Command::Status {
+            warehouse,
+            run,
+            limit,
+        } => {
+            let layout = followup::warehouse::Layout::new(&warehouse);
+            match run {
+                Some(id) => match followup::history::run_detail(&layout, &id) {
+                    Some(text) => print!("{text}"),
+                    None => anyhow::bail!("no run {id} in {}/runs", warehouse.display()),
+                },
+                None => print!("{}", followup::history::status_table(&layout, limit)),
+            }
+            Ok(0)
+        }
+        Command::Rollback { warehouse } => {
+            let layout = followup::warehouse::Layout::new(&warehouse);
+            let _lock = run::RunLock::acquire(&layout.lock())?;
+            let (from, to) = followup::history::rollback(&layout)?;
+            println!("current: {from} -> {to}");
+            Ok(0)
+        }
         Command::Query {
             warehouse,
             format,
@@ -174,7 +227,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn print_summary(s: &run::RunSummary, warehouse: &Path) {
-    let loaded = s.files.iter().filter(|f| f.status == "loaded").count();
+    let count = |status: &str| s.files.iter().filter(|f| f.status == status).count();
     let sum = |f: fn(&followup::warehouse::FileLoad) -> i64| s.files.iter().map(f).sum::<i64>();
     println!(
         "run {}: {} in {:.1} s",
@@ -187,8 +240,9 @@ fn print_summary(s: &run::RunSummary, warehouse: &Path) {
         s.duration_ms as f64 / 1000.0
     );
     println!(
-        "  files: {} loaded, {} failed · rows: {} read = {} loaded + {} rejected + {} skipped",
-        loaded,
+        "  files: {} loaded, {} unchanged, {} failed · rows: {} read = {} loaded + {} rejected + {} skipped",
+        count("loaded"),
+        count("unchanged"),
         s.files_failed(),
         sum(|f| f.rows_read),
         sum(|f| f.rows_loaded),

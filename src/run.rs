@@ -118,6 +118,7 @@ pub struct RunSummary {
     pub rejects_by_rule: BTreeMap<String, u64>,
     pub failed_tests: Vec<(String, Severity, u64)>,
     pub models: Vec<(String, u64)>,
+    pub tests_run: usize,
     pub duration_ms: u128,
 }
 
@@ -140,12 +141,12 @@ impl RunSummary {
 
 /// The one-run-at-a-time lock: a file created exclusively, holding the pid. A lock whose pid no longer
 /// runs is stale and taken over.
-struct RunLock {
+pub struct RunLock {
     path: PathBuf,
 }
 
 impl RunLock {
-    fn acquire(path: &Path) -> Result<Self, RunError> {
+    pub fn acquire(path: &Path) -> Result<Self, RunError> {
         use std::io::Write;
         for _ in 0..2 {
             match std::fs::OpenOptions::new()
@@ -383,6 +384,64 @@ struct FileJob<'a> {
     source_id: String,
     path: PathBuf,
     display: String,
+    /// sha256 of the pipeline file: a changed mapping means every file of the project is parsed again.
+    config_fingerprint: &'a str,
+}
+
+/// What a previous snapshot offers for reuse: its folder and its last run's file loads by cache key.
+struct Previous {
+    dir: PathBuf,
+    by_cache_key: BTreeMap<String, FileLoad>,
+    last_load: Vec<FileLoad>,
+}
+
+const STAGED_TABLES: [&str; 3] = ["enrolment_rows", "activity_rows", "rejects"];
+
+fn part_stem(project_id: &str, cache_key: &str) -> String {
+    format!("{project_id}-{}", &cache_key[..16.min(cache_key.len())])
+}
+
+/// Hard-link (or copy) a file's staged parts from the previous snapshot. False if any expected part is
+/// missing, in which case nothing is linked and the file is parsed again.
+fn reuse_parts(prev: &Path, staging: &Path, stem: &str, load: &FileLoad) -> bool {
+    let file = format!("{stem}.parquet");
+    let wanted: Vec<&str> = STAGED_TABLES
+        .iter()
+        .copied()
+        .filter(|t| prev.join(t).join(&file).exists())
+        .collect();
+    let has_rows = wanted.iter().any(|t| *t != "rejects");
+    let has_rejects = wanted.contains(&"rejects");
+    if (load.rows_loaded > 0) != has_rows || (load.rows_rejected > 0) != has_rejects {
+        return false;
+    }
+    for t in &wanted {
+        let dir = staging.join(t);
+        if std::fs::create_dir_all(&dir).is_err() {
+            return false;
+        }
+        let (from, to) = (prev.join(t).join(&file), dir.join(&file));
+        if std::fs::hard_link(&from, &to).is_err() && std::fs::copy(&from, &to).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+fn cache_key(job: &FileJob<'_>, sha256: &str, key_fingerprint: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        job.display.as_str(),
+        job.source_id.as_str(),
+        sha256,
+        job.config_fingerprint,
+        key_fingerprint,
+        env!("CARGO_PKG_VERSION"),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
 }
 
 /// Read, normalise and stage one file. Never panics out and never aborts the run: every outcome becomes a
@@ -390,9 +449,9 @@ struct FileJob<'a> {
 fn process_file(
     job: &FileJob<'_>,
     staging: &Path,
-    seq: usize,
     load_id: &str,
     pseudo: &mut Pseudonymiser,
+    previous: Option<&Previous>,
 ) -> FileLoad {
     let mut load = FileLoad {
         load_id: load_id.to_string(),
@@ -402,22 +461,34 @@ fn process_file(
         status: "failed".into(),
         ..Default::default()
     };
-    match sha256_file(&job.path) {
+    let sha = match sha256_file(&job.path) {
         Ok((h, n)) => {
-            load.sha256 = Some(h);
             load.bytes = Some(n);
+            h
         }
         Err(e) => {
             load.error = Some(format!("{}: cannot read: {e}", job.display));
             return load;
         }
+    };
+    let key = cache_key(job, &sha, &pseudo.fingerprint);
+    load.sha256 = Some(sha);
+    let stem = part_stem(job.pipeline.project_id(), &key);
+    load.cache_key = Some(key.clone());
+    // Unchanged since the last successful run: reuse its staged rows instead of parsing again.
+    if let Some(prev) = previous {
+        if let Some(before) = prev.by_cache_key.get(&key) {
+            if reuse_parts(&prev.dir, staging, &stem, before) {
+                return FileLoad {
+                    load_id: load_id.to_string(),
+                    status: "unchanged".into(),
+                    source_id: Some(job.source_id.clone()),
+                    ..before.clone()
+                };
+            }
+            remove_parts(staging, &stem);
+        }
     }
-    let stem = format!(
-        "{}-{seq:05}-{}",
-        job.pipeline.project_id(),
-        &load.sha256.as_deref().unwrap_or("0")
-            [..12.min(load.sha256.as_deref().unwrap_or("0").len())]
-    );
     let mut parts = FileParts {
         dir: staging.to_path_buf(),
         stem,
@@ -581,12 +652,11 @@ fn display_path(path: &Path, pipeline: &Pipeline) -> String {
 pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let started_at = Utc::now();
-    let mut pipelines = config::load_dir(&opts.pipelines_dir).map_err(RunError::Config)?;
+    let pipelines = config::load_dir(&opts.pipelines_dir).map_err(RunError::Config)?;
     if let Some(only) = &opts.only {
         if !pipelines.iter().any(|p| p.project_id() == only) {
             return Err(RunError::UnknownProject(only.clone()));
         }
-        pipelines.retain(|p| p.project_id() == only);
     }
     let layout = Layout::new(&opts.warehouse_dir);
     std::fs::create_dir_all(layout.snapshots()).map_err(warehouse::io_err(&layout.snapshots()))?;
@@ -596,17 +666,89 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     while layout.snapshot(&load_id).exists() {
         load_id.push('x');
     }
-    let staging = layout.snapshots().join(format!(".staging-{load_id}"));
-    std::fs::create_dir_all(&staging).map_err(warehouse::io_err(&staging))?;
-    info!(load_id = %load_id, pipelines = pipelines.len(), "run started");
-
-    let mut pseudo = Pseudonymiser::new(&key.bytes);
+    let span = tracing::info_span!("run", load_id = %load_id);
+    let _entered = span.enter();
     let mut summary = RunSummary {
         load_id: load_id.clone(),
         ..Default::default()
     };
-    let mut seq = 0usize;
-    for pipeline in &pipelines {
+    let result = run_locked(
+        opts,
+        key,
+        &pipelines,
+        &layout,
+        &load_id,
+        started_at,
+        &mut summary,
+    )
+    .await;
+    summary.duration_ms = started.elapsed().as_millis();
+    crate::history::record(
+        &layout,
+        &summary,
+        started_at,
+        result.as_ref().err().map(|e| e.to_string()),
+    );
+    result.map(|()| summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_locked(
+    opts: &RunOptions,
+    key: &Key,
+    pipelines: &[Pipeline],
+    layout: &Layout,
+    load_id: &str,
+    started_at: chrono::DateTime<Utc>,
+    summary: &mut RunSummary,
+) -> Result<(), RunError> {
+    let staging = layout.snapshots().join(format!(".staging-{load_id}"));
+    std::fs::create_dir_all(&staging).map_err(warehouse::io_err(&staging))?;
+    info!(
+        pipelines = pipelines.len(),
+        only = opts.only.as_deref().unwrap_or(""),
+        "run started"
+    );
+
+    let previous_dir = layout.current_snapshot();
+    let previous_loads = read_previous_file_loads(previous_dir.as_deref()).await;
+    let previous = previous_dir.as_ref().map(|dir| {
+        let last = previous_loads
+            .iter()
+            .map(|f| f.load_id.as_str())
+            .max()
+            .unwrap_or("")
+            .to_string();
+        let last_load: Vec<FileLoad> = previous_loads
+            .iter()
+            .filter(|f| f.load_id == last && f.status != "failed")
+            .cloned()
+            .collect();
+        Previous {
+            dir: dir.clone(),
+            by_cache_key: last_load
+                .iter()
+                .filter_map(|f| f.cache_key.clone().map(|k| (k, f.clone())))
+                .collect(),
+            last_load,
+        }
+    });
+
+    let mut pseudo = Pseudonymiser::new(&key.bytes);
+    let progress = crate::progress::Progress::new(count_files(pipelines, opts.only.as_deref()));
+    for pipeline in pipelines {
+        if opts
+            .only
+            .as_deref()
+            .is_some_and(|o| o != pipeline.project_id())
+        {
+            // Not asked for this time: the project keeps what the previous snapshot had.
+            carry_over(pipeline, previous.as_ref(), &staging, load_id, summary);
+            continue;
+        }
+        let config_fingerprint = std::fs::read(&pipeline.path)
+            .map(|b| hex::encode(Sha256::digest(&b)))
+            .unwrap_or_default();
         let dir = pipeline.input_dir();
         for (i, source) in pipeline.file.sources.iter().enumerate() {
             let source_id = source.id.clone().unwrap_or_else(|| {
@@ -621,7 +763,7 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
                 Err(e) => {
                     error!(project = pipeline.project_id(), source = %source_id, "{e}");
                     summary.files.push(FileLoad {
-                        load_id: load_id.clone(),
+                        load_id: load_id.to_string(),
                         project_id: pipeline.project_id().to_string(),
                         source_id: Some(source_id.clone()),
                         path: dir.display().to_string(),
@@ -636,25 +778,32 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
                 warn!(project = pipeline.project_id(), source = %source_id, globs = ?source.files, "no files match this source");
             }
             for path in files {
-                seq += 1;
                 let job = FileJob {
                     pipeline,
                     source,
                     source_id: source_id.clone(),
                     display: display_path(&path, pipeline),
                     path,
+                    config_fingerprint: &config_fingerprint,
                 };
-                let load = process_file(&job, &staging, seq, &load_id, &mut pseudo);
-                if load.status == "failed" {
-                    error!(project = %load.project_id, file = %load.path, error = load.error.as_deref().unwrap_or(""), "file not loaded");
-                    remove_parts(&staging, pipeline.project_id(), seq);
-                } else {
-                    info!(project = %load.project_id, file = %load.path, rows_read = load.rows_read, rows_loaded = load.rows_loaded, rows_rejected = load.rows_rejected, rows_skipped = load.rows_skipped, "file loaded");
+                progress.file(&job.display);
+                let load = process_file(&job, &staging, load_id, &mut pseudo, previous.as_ref());
+                match load.status.as_str() {
+                    "failed" => {
+                        error!(project = %load.project_id, file = %load.path, error = load.error.as_deref().unwrap_or(""), "file not loaded");
+                        if let Some(k) = &load.cache_key {
+                            remove_parts(&staging, &part_stem(pipeline.project_id(), k));
+                        }
+                    }
+                    status => {
+                        info!(project = %load.project_id, file = %load.path, status, rows_read = load.rows_read, rows_loaded = load.rows_loaded, rows_rejected = load.rows_rejected, rows_skipped = load.rows_skipped, "file loaded");
+                    }
                 }
                 summary.files.push(load);
             }
         }
     }
+    progress.stage("building the warehouse");
     // Every staged table exists, even when empty, so models and queries can rely on it.
     ensure_table(
         &staging,
@@ -666,11 +815,11 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
 
     // Report date per project: --report-date, else the pipeline's, else the latest export date loaded.
     let mut report_dates = BTreeMap::new();
-    for p in &pipelines {
+    for p in pipelines {
         let latest = summary
             .files
             .iter()
-            .filter(|f| f.project_id == p.project_id() && f.status == "loaded")
+            .filter(|f| f.project_id == p.project_id() && f.status != "failed")
             .filter_map(|f| f.export_date)
             .max();
         let d = opts
@@ -680,13 +829,12 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
             .unwrap_or(p.file.project.period_end.0);
         report_dates.insert(p.project_id().to_string(), d);
     }
-    for (name, batch) in warehouse::reference_batches(&pipelines, &report_dates)? {
+    for (name, batch) in warehouse::reference_batches(pipelines, &report_dates)? {
         warehouse::write_table(&staging.join(format!("{name}.parquet")), &batch)?;
     }
 
     // History tables carry the previous snapshot's rows forward.
-    let previous = layout.current_snapshot();
-    let mut file_loads = read_previous_file_loads(previous.as_deref()).await;
+    let mut file_loads = previous_loads;
     file_loads.extend(summary.files.iter().cloned());
     warehouse::write_table(
         &staging.join("file_loads.parquet"),
@@ -694,7 +842,7 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     )?;
     let sum = |f: fn(&FileLoad) -> i64| summary.files.iter().map(f).sum::<i64>();
     let mut run_row = RunRow {
-        load_id: load_id.clone(),
+        load_id: load_id.to_string(),
         started_at_us: started_at.timestamp_micros(),
         finished_at_us: Utc::now().timestamp_micros(),
         status: if summary.files_failed() > 0 {
@@ -708,7 +856,11 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
             .iter()
             .filter(|f| f.status == "loaded")
             .count() as i64,
-        files_unchanged: 0,
+        files_unchanged: summary
+            .files
+            .iter()
+            .filter(|f| f.status == "unchanged")
+            .count() as i64,
         files_failed: summary.files_failed() as i64,
         rows_read: sum(|f| f.rows_read),
         rows_loaded: sum(|f| f.rows_loaded),
@@ -719,6 +871,7 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     };
 
     // Models and data tests.
+    progress.stage("running the SQL models");
     let ctx = models::session();
     models::register_snapshot(&ctx, &staging).await?;
     let list = models::discover(&ctx, &opts.sql_dir)?;
@@ -730,6 +883,7 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
         summary.models.push((m.name.clone(), rows));
     }
     for m in list.iter().filter(|m| m.is_test) {
+        summary.tests_run += 1;
         let (n, _) = models::run_test(&ctx, m).await?;
         if n > 0 {
             error!(test = %m.name, failing_rows = n, severity = ?m.severity, "data test failed");
@@ -750,15 +904,14 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     if !blocking.is_empty() {
         error!(tests = ?blocking, "data tests failed: the new snapshot is NOT published; the previous one stays current");
         let _ = std::fs::remove_dir_all(&staging);
-        summary.duration_ms = started.elapsed().as_millis();
-        return Ok(summary);
+        return Ok(());
     }
 
     run_row.finished_at_us = Utc::now().timestamp_micros();
     if !summary.failed_tests.is_empty() && run_row.status == "published" {
         run_row.status = "published_with_errors".into();
     }
-    let mut runs = read_previous_runs(previous.as_deref()).await;
+    let mut runs = read_previous_runs(previous_dir.as_deref()).await;
     runs.push(run_row);
     warehouse::write_table(
         &staging.join("runs.parquet"),
@@ -766,25 +919,77 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
     )?;
 
     // Publish: the staging folder becomes the snapshot, then `current` switches atomically.
-    let snap = layout.snapshot(&load_id);
+    progress.stage("publishing");
+    sync_tree(&staging);
+    let snap = layout.snapshot(load_id);
     std::fs::rename(&staging, &snap).map_err(warehouse::io_err(&snap))?;
-    layout.publish(&load_id)?;
+    layout.publish(load_id)?;
     summary.published = true;
-    prune_snapshots(&layout, opts.keep_snapshots, &load_id);
-    summary.duration_ms = started.elapsed().as_millis();
-    Ok(summary)
+    prune_snapshots(layout, opts.keep_snapshots, load_id);
+    progress.finish();
+    Ok(())
 }
 
-fn remove_parts(staging: &Path, project_id: &str, seq: usize) {
-    let prefix = format!("{project_id}-{seq:05}-");
-    for table in ["enrolment_rows", "activity_rows", "rejects"] {
-        if let Ok(rd) = std::fs::read_dir(staging.join(table)) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&prefix) {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
+/// Flush a snapshot's files to disk before it is published, so a power cut cannot publish a torn file.
+fn sync_tree(dir: &Path) {
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if let Ok(f) = std::fs::File::open(e.path()) {
+            let _ = f.sync_all();
         }
+    }
+}
+
+fn count_files(pipelines: &[Pipeline], only: Option<&str>) -> u64 {
+    pipelines
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.project_id()))
+        .flat_map(|p| {
+            let dir = p.input_dir();
+            p.file
+                .sources
+                .iter()
+                .map(move |s| ingest::expand_globs(&dir, &s.files).map_or(0, |f| f.len() as u64))
+        })
+        .sum()
+}
+
+/// `--only` left this project out: link its staged rows from the previous snapshot, unchanged.
+fn carry_over(
+    pipeline: &Pipeline,
+    previous: Option<&Previous>,
+    staging: &Path,
+    load_id: &str,
+    summary: &mut RunSummary,
+) {
+    let Some(prev) = previous else {
+        warn!(
+            project = pipeline.project_id(),
+            "not in --only and no previous snapshot: the project is empty in this snapshot"
+        );
+        return;
+    };
+    for before in prev
+        .last_load
+        .iter()
+        .filter(|f| f.project_id == pipeline.project_id())
+    {
+        let Some(k) = &before.cache_key else { continue };
+        let stem = part_stem(pipeline.project_id(), k);
+        if reuse_parts(&prev.dir, staging, &stem, before) {
+            summary.files.push(FileLoad {
+                load_id: load_id.to_string(),
+                status: "unchanged".into(),
+                ..before.clone()
+            });
+        } else {
+            warn!(project = pipeline.project_id(), file = %before.path, "previous rows of this file are missing; run without --only to load it again");
+        }
+    }
+}
+
+fn remove_parts(staging: &Path, stem: &str) {
+    for table in STAGED_TABLES {
+        let _ = std::fs::remove_file(staging.join(table).join(format!("{stem}.parquet")));
     }
 }
 
@@ -889,6 +1094,7 @@ async fn read_previous_file_loads(prev: Option<&Path>) -> Vec<FileLoad> {
                 status: s("status", i).unwrap_or_default(),
                 error: s("error", i),
                 warnings: s("warnings", i),
+                cache_key: s("cache_key", i),
             });
         }
     }

@@ -221,6 +221,7 @@ pub fn file_loads_schema() -> SchemaRef {
         utf8_nn("status"),
         utf8("error"),
         utf8("warnings"),
+        utf8("cache_key"),
     ]))
 }
 
@@ -356,7 +357,7 @@ pub fn reject_batch(rows: &[RejectRow], load_id: &str) -> Result<RecordBatch> {
     batch("rejects", rejects_schema(), cols)
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileLoad {
     pub load_id: String,
     pub project_id: String,
@@ -376,6 +377,9 @@ pub struct FileLoad {
     pub status: String,
     pub error: Option<String>,
     pub warnings: Option<String>,
+    /// What decides whether a file must be parsed again: its path and content, its pipeline file, the
+    /// key fingerprint and the followup version.
+    pub cache_key: Option<String>,
 }
 
 pub fn file_loads_batch(rows: &[FileLoad]) -> Result<RecordBatch> {
@@ -398,6 +402,7 @@ pub fn file_loads_batch(rows: &[FileLoad]) -> Result<RecordBatch> {
         strs(rows.iter().map(|r| Some(r.status.as_str()))),
         strs(rows.iter().map(|r| r.error.as_deref())),
         strs(rows.iter().map(|r| r.warnings.as_deref())),
+        strs(rows.iter().map(|r| r.cache_key.as_deref())),
     ];
     batch("file_loads", file_loads_schema(), cols)
 }

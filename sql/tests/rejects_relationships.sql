@@ -3,7 +3,7 @@
 with this_run as (
     select path, rows_rejected
     from file_loads
-    where load_id = (select max(load_id) from file_loads) and status = 'loaded'
+    where load_id = (select max(load_id) from file_loads) and status in ('loaded', 'unchanged')
 ),
 
 rejected_rows as (

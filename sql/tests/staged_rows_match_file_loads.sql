@@ -9,7 +9,7 @@ this_run as (
     select path, rows_loaded
     from file_loads
     where load_id = (select max(load_id) from file_loads)
-        and status = 'loaded'
+        and status in ('loaded', 'unchanged')
 )
 
 select t.path, t.rows_loaded, coalesce(s.n, 0) as staged

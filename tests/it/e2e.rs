@@ -234,7 +234,7 @@ fn run_loads_three_formats_and_counts_exactly() {
         "published, but one file failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("rows: 18 read = 8 loaded + 5 rejected + 5 skipped"),
+        stdout.contains("files: 3 loaded, 0 unchanged, 1 failed · rows: 18 read = 8 loaded + 5 rejected + 5 skipped"),
         "{stdout}"
     );
 
