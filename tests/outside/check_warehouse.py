@@ -9,8 +9,10 @@ Checks, independently of the Rust code:
   * no string anywhere looks like a personnummer (10 or 12 digits);
   * the run's exit code was 1 exactly when some EXPECTED.json lists a file that must fail, else 0;
   * for every project folder holding an EXPECTED.json written by the sample generator from its ground
-    truth, the warehouse's figures equal the generator's (file counts, rejects per rule, regional_overview).
-Exits non-zero with a message naming the first difference.
+    truth, the warehouse's figures equal the generator's (file counts, rejects per rule, regional_overview,
+    and the marts esf_indicators, target_followup, monthly_active (gender total), method_outcomes (gender
+    total), pathway_steps and pathway_transitions): counts exactly, floats to 1e-6, every key both ways.
+Prints every difference (project, mart, key) and exits non-zero when there is any.
 """
 import json
 import pathlib
@@ -28,6 +30,92 @@ failures = []
 def fail(msg):
     failures.append(msg)
     print("FAIL", msg)
+
+
+def same(a, b):
+    """Counts, flags and texts exactly; floats to 1e-6; null only equals null."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= 1e-6
+    return a == b
+
+
+def compare_mart(project, mart, expected, got):
+    """expected, got: {key tuple: {field: value}}. Reports every missing or extra key and every field that
+    differs."""
+    def show(k):
+        return "/".join("-" if x is None else str(x) for x in k)
+    for k in sorted(expected, key=show):
+        if k not in got:
+            fail(f"{project}: {mart} [{show(k)}]: expected {expected[k]}, the warehouse has no such row")
+            continue
+        for field, v in expected[k].items():
+            if not same(v, got[k].get(field)):
+                fail(f"{project}: {mart} [{show(k)}] {field}: expected {v}, warehouse has {got[k].get(field)}")
+    for k in sorted(set(got) - set(expected), key=show):
+        fail(f"{project}: {mart} [{show(k)}]: the warehouse has {got[k]}, EXPECTED.json has no such row")
+
+
+def rows(con, sql, project, keys, fields):
+    out = {}
+    for r in con.execute(sql, [project]).fetchall():
+        rec = dict(zip(keys + fields, r))
+        out[tuple(rec[k] for k in keys)] = {f: rec[f] for f in fields}
+    return out
+
+
+def check_marts(con, tables, project, exp):
+    """The new marts against the generator's ground-truth figures."""
+    def has(mart):
+        if mart not in exp:
+            return False
+        if mart not in tables:
+            fail(f"{project}: mart {mart} is missing from the warehouse")
+            return False
+        return True
+
+    if has("esf_indicators"):
+        want = {(code, g): v for code, by_g in exp["esf_indicators"].items() for g, v in by_g.items()}
+        got = rows(con, "select indicator_code, gender, value, available from esf_indicators where project_id = ?",
+                   project, ["indicator_code", "gender"], ["value", "available"])
+        compare_mart(project, "esf_indicators", want, got)
+    if has("target_followup"):
+        want = {(t,): v for t, v in exp["target_followup"].items()}
+        got = rows(con, "select target_id, round(actual_value, 6), status from target_followup where project_id = ?",
+                   project, ["target_id"], ["actual_value", "status"])
+        compare_mart(project, "target_followup", want, got)
+    if has("monthly_active"):
+        ma = exp["monthly_active"]
+        scopes = [("project", None, ma.get("project", {}))] + [
+            ("subproject", sp, v) for sp, v in ma.get("subprojects", {}).items()]
+        want = {(level, sp, month): dict(zip(["active", "starts", "exits"], v))
+                for level, sp, series in scopes for month, v in series.items()}
+        got = rows(con, "select level, subproject_id, strftime(month, '%Y-%m-%d'), active, starts, exits "
+                        "from monthly_active where project_id = ? and gender = 'total'",
+                   project, ["level", "subproject_id", "month"], ["active", "starts", "exits"])
+        compare_mart(project, "monthly_active", want, got)
+    if has("method_outcomes"):
+        want = {(t,): v for t, v in exp["method_outcomes"].items()}
+        got = rows(con, "select activity_type, participants, exited, exits_work_or_studies from method_outcomes "
+                        "where project_id = ? and gender = 'total'",
+                   project, ["activity_type"], ["participants", "exited", "exits_work_or_studies"])
+        compare_mart(project, "method_outcomes", want, got)
+    if has("pathway_steps"):
+        want = {(st,): v for st, v in exp["pathway_steps"].items()}
+        got = rows(con, "select step, participants_reached, participants_current, moved_on, median_days_in_step "
+                        "from pathway_steps where project_id = ?",
+                   project, ["step"], ["participants_reached", "participants_current", "moved_on",
+                                       "median_days_in_step"])
+        compare_mart(project, "pathway_steps", want, got)
+    if has("pathway_transitions"):
+        want = {(a, b): v for a, to in exp["pathway_transitions"].items() for b, v in to.items()}
+        got = rows(con, "select from_step, to_step, participants, median_days_between_starts "
+                        "from pathway_transitions where project_id = ?",
+                   project, ["from_step", "to_step"], ["participants", "median_days_between_starts"])
+        compare_mart(project, "pathway_transitions", want, got)
 
 
 def main():
@@ -125,6 +213,7 @@ def main():
                 for k, v in e.items():
                     if got.get(k) != v:
                         fail(f"{project}: regional_overview {level} {sp or ''} {gender}: {k} expected {v}, got {got.get(k)}")
+        check_marts(con, tables, project, exp)
         print(f"{project}: checked against {expected_file}")
 
 
