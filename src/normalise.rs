@@ -562,6 +562,7 @@ impl<'a> FileContext<'a> {
             long_term_unemployed: match (ok(ltu), labour_code) {
                 (Some(v), _) => Some(v == "true"),
                 (None, Some("long_term_unemployed")) => Some(true),
+                (None, Some("unknown")) => None,
                 (None, Some(_)) => Some(false),
                 (None, None) => None,
             },

@@ -1,11 +1,18 @@
 -- participant_activities: which activity types (insatser) each person took part in within a project,
--- from the activity logs and from the activity column of enrolment lists.
+-- from the activity logs and from the activity column of enrolment lists, counting only what started on or
+-- before the project's report date.
 with from_logs as (
-    select project_id, participant_id, activity_type from activities
+    select a.project_id, a.participant_id, a.activity_type
+    from activities as a
+    join projects as p on p.project_id = a.project_id
+    where a.start_date <= p.report_date
 ),
 
 from_enrolments as (
-    select project_id, participant_id, activity_type from enrolments where activity_type is not null
+    select e.project_id, e.participant_id, e.activity_type
+    from enrolments as e
+    join projects as p on p.project_id = e.project_id
+    where e.activity_type is not null and e.start_date <= p.report_date
 ),
 
 final as (

@@ -36,8 +36,8 @@ per_step as (
 sequenced as (
     select
         p.*,
-        row_number() over (partition by project_id, participant_id order by first_start, step_order)
-            as sequence,
+        cast(row_number() over (partition by project_id, participant_id order by first_start, step_order)
+            as bigint) as sequence,
         lead(step) over (partition by project_id, participant_id order by first_start, step_order)
             as next_step,
         lead(first_start) over (partition by project_id, participant_id order by first_start, step_order)

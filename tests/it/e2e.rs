@@ -7,21 +7,21 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 use crate::common::{followup, pnr, query_csv, short};
 
-struct People {
-    p1: String,
-    p2: String,
-    p3: String,
-    p4_bad: String,
-    p5: String,
-    p6: String,
-    p7: String,
-    p8: String,
-    p9: String,
-    p10: String,
-    p11_samordning: String,
+pub(crate) struct People {
+    pub p1: String,
+    pub p2: String,
+    pub p3: String,
+    pub p4_bad: String,
+    pub p5: String,
+    pub p6: String,
+    pub p7: String,
+    pub p8: String,
+    pub p9: String,
+    pub p10: String,
+    pub p11_samordning: String,
 }
 
-fn people() -> People {
+pub(crate) fn people() -> People {
     let p4 = pnr(1970, 7, 7, 456);
     let bad_check = (p4.as_bytes()[12] - b'0' + 1) % 10;
     People {
@@ -40,7 +40,7 @@ fn people() -> People {
     }
 }
 
-const PIPELINE: &str = r#"
+pub(crate) const PIPELINE: &str = r#"
 [project]
 id = "test_gavleborg"
 name = "Testprojekt Gävleborg"
@@ -100,7 +100,7 @@ export_date = { from = "filename" }
 columns = { personnummer = "Personnummer", start_date = "Startdatum", end_date = "Slutdatum", exit_reason = "Avslutsorsak" }
 "#;
 
-fn write_inputs(root: &Path, p: &People) {
+pub(crate) fn write_inputs(root: &Path, p: &People) {
     let inputs = root.join("inputs");
     for d in ["bollnas", "gavle", "hudiksvall"] {
         std::fs::create_dir_all(inputs.join(d)).unwrap();
@@ -542,7 +542,7 @@ fn json_logs_for_nightly_runs() {
     assert_eq!(files_logged, 3);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

@@ -3,5 +3,6 @@
 mod common;
 mod disclosure;
 mod e2e;
+mod nightly;
 mod personnummer;
 mod readers;
