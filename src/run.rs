@@ -545,15 +545,7 @@ fn ingest_rows(
     pseudo: &mut Pseudonymiser,
 ) -> Result<(), FileFailure> {
     let source = job.source;
-    let opts = ReadOptions {
-        sheet: source.sheet.clone(),
-        encoding: source.encoding,
-        delimiter: source
-            .delimiter
-            .as_deref()
-            .filter(|d| *d != "auto")
-            .and_then(|d| d.bytes().next()),
-    };
+    let opts = read_options(source);
     let result = (|| -> Result<(), FileFailure> {
         let mut src = ingest::open(&job.path, &opts)?;
         let info = src.info().clone();
@@ -636,6 +628,19 @@ fn ingest_rows(
         Ok(())
     })();
     result
+}
+
+/// How the readers should open a source's files.
+fn read_options(source: &Source) -> ReadOptions {
+    ReadOptions {
+        sheet: source.sheet.clone(),
+        encoding: source.encoding,
+        delimiter: source
+            .delimiter
+            .as_deref()
+            .filter(|d| *d != "auto")
+            .and_then(|d| d.bytes().next()),
+    }
 }
 
 fn display_path(path: &Path, pipeline: &Pipeline) -> String {
@@ -1206,15 +1211,7 @@ pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
                 dir.display()
             ));
         }
-        let opts = ReadOptions {
-            sheet: source.sheet.clone(),
-            encoding: source.encoding,
-            delimiter: source
-                .delimiter
-                .as_deref()
-                .filter(|d| *d != "auto")
-                .and_then(|d| d.bytes().next()),
-        };
+        let opts = read_options(source);
         let wanted = normalise::wanted_headers(source);
         let asked: Vec<(String, bool)> = wanted.iter().map(|(_, h, r)| (h.clone(), *r)).collect();
         for path in files {

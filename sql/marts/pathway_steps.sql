@@ -1,12 +1,7 @@
 -- pathway_steps: per project and step of the path, how many participants reached the step, how many are
 -- at it now (their latest step at the report date), how long the step takes (median and mean days from
 -- first start to last end) and how many went on to a later step.
-with steps (step, step_order) as (
-    values ('mapping', 1), ('language', 2), ('adult_education', 3), ('vocational_training', 4),
-        ('work_training', 5), ('matching', 6), ('employment', 7)
-),
-
-projects_with_paths as (
+with projects_with_paths as (
     select distinct project_id from pathways
 ),
 
@@ -34,7 +29,7 @@ final as (
         c.median_days_in_step,
         round(c.mean_days_in_step, 1) as mean_days_in_step
     from projects_with_paths as p
-    cross join steps as s
+    cross join path_steps as s
     left join counted as c on c.project_id = p.project_id and c.step = s.step
 )
 

@@ -7,11 +7,6 @@ with moves as (
     where next_step is not null
 ),
 
-orders (step, step_order) as (
-    values ('mapping', 1), ('language', 2), ('adult_education', 3), ('vocational_training', 4),
-        ('work_training', 5), ('matching', 6), ('employment', 7)
-),
-
 final as (
     select
         m.project_id,
@@ -21,7 +16,7 @@ final as (
         count(*) as participants,
         median(cast(m.days_to_next_step as double)) as median_days_between_starts
     from moves as m
-    join orders as o on o.step = m.to_step
+    join path_steps as o on o.step = m.to_step
     group by m.project_id, m.from_step, m.from_order, m.to_step, o.step_order
 )
 

@@ -1,18 +1,13 @@
 -- pathways: the path from unemployment to self-sufficiency as data. One row per participant and step
--- reached, for the activity types that are ordered steps of the path:
+-- reached, for the activity types that are ordered steps of the path (path_steps):
 --   1 mapping · 2 language (SFI) · 3 adult_education · 4 vocational_training (incl. apprenticeship)
 --   5 work_training (incl. internship) · 6 matching · 7 employment
 -- sequence orders a person's steps by first start; next_step and days_to_next_step give the transition
 -- out of the step; is_current marks where the person is at the report date (the step started last).
-with steps (activity_type, step_order) as (
-    values ('mapping', 1), ('language', 2), ('adult_education', 3), ('vocational_training', 4),
-        ('work_training', 5), ('matching', 6), ('employment', 7)
-),
-
-logged as (
+with logged as (
     select a.*, s.step_order, p.report_date
     from activities as a
-    join steps as s on s.activity_type = a.activity_type
+    join path_steps as s on s.step = a.activity_type
     join projects as p on p.project_id = a.project_id
     where a.start_date <= p.report_date
 ),
