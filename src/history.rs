@@ -210,8 +210,7 @@ pub fn rollback(layout: &Layout) -> Result<(String, String), RollbackError> {
     snaps.sort();
     let older = snaps
         .into_iter()
-        .filter(|s| *s < current)
-        .next_back()
+        .rfind(|s| *s < current)
         .ok_or_else(|| RollbackError::NoOlder(current.clone()))?;
     layout.publish(&older)?;
     Ok((current, older))
