@@ -484,8 +484,9 @@ pub fn mask(raw: &str) -> String {
             let run: String = chars[start..j].iter().collect();
             let trimmed = run.trim_end_matches(['-', '+', ' ']);
             let tail = &run[trimmed.len()..];
-            if (9..=12).contains(&digits) {
-                // Keep the date part (6 or 8 digits), mask everything after it.
+            if digits >= 9 {
+                // Keep the date part (6 or 8 digits), mask everything after it. A run of more than 12
+                // digits is several numbers joined by separators: only the first date part is kept.
                 let keep = if digits >= 11 { 8 } else { 6 };
                 let mut kept = 0;
                 for c in trimmed.chars() {
@@ -501,12 +502,28 @@ pub fn mask(raw: &str) -> String {
                     }
                 }
                 out.push_str(tail);
+            } else if (digits == 6 || digits == 8)
+                && j + 2 < chars.len()
+                && chars[j].eq_ignore_ascii_case(&'T')
+                && chars[j + 1].eq_ignore_ascii_case(&'F')
+                && chars[j + 2].is_ascii_digit()
+            {
+                // A protected-identity placeholder (`YYYYMMDDTFNN`): keep the date and `TF`, mask the digits.
+                out.push_str(&run);
+                out.push(chars[j]);
+                out.push(chars[j + 1]);
+                let mut k = j + 2;
+                while k < chars.len() && chars[k].is_ascii_digit() {
+                    out.push('*');
+                    k += 1;
+                }
+                i = k;
+                continue;
             } else {
                 out.push_str(&run);
             }
             i = j;
         } else {
-            // "TF" placeholders: mask the two trailing digits.
             out.push(chars[i]);
             i += 1;
         }

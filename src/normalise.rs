@@ -12,6 +12,17 @@ use crate::config::{Pipeline, Source, SourceKind};
 use crate::domain::{self, fold_header, fold_key, mask, CanonicalField};
 use crate::ingest::{Cell, RawRow};
 
+/// A rejected value is kept for the analyst to find the row, not to archive it: at most this many characters.
+pub const MAX_RAW_CHARS: usize = 200;
+
+/// Cut a (masked) raw value to [`MAX_RAW_CHARS`] characters, marking the cut with its full length.
+pub fn clip(s: &str) -> String {
+    match s.char_indices().nth(MAX_RAW_CHARS) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}… ({} characters)", &s[..i], s.chars().count()),
+    }
+}
+
 /// Keyed pseudonymisation: participant_id = hex(HMAC-SHA256(key, canonical 12-character number)).
 /// One HMAC per distinct number per run; the keyed state is cloned, not rebuilt.
 pub struct Pseudonymiser {
@@ -241,7 +252,7 @@ impl<'a> FileContext<'a> {
                     rule,
                     column: column.map(str::to_string),
                     message: msg,
-                    raw_value: raw.map(|r| mask(&r)),
+                    raw_value: raw.map(|r| clip(&mask(&r))),
                 })
             };
 
@@ -315,7 +326,7 @@ impl<'a> FileContext<'a> {
                         Some(raw.clone()),
                         format!(
                             "\"{}\" is not in the value map for {name}; add it under [values.{name}] (canonical values: {})",
-                            mask(&raw),
+                            clip(&mask(&raw)),
                             domain::allowed_values(name).unwrap_or(&[]).join(", ")
                         ),
                     );
@@ -544,7 +555,9 @@ impl<'a> FileContext<'a> {
             start_date: start,
             end_date: end,
             exit_outcome,
-            exit_reason_raw: self.text(row, CanonicalField::ExitReason).map(|r| mask(&r)),
+            exit_reason_raw: self
+                .text(row, CanonicalField::ExitReason)
+                .map(|r| clip(&mask(&r))),
             subsidised_employment: ok(subsidised).map(|v| v == "true").or(subsidised_from_exit),
             qualification_gained: ok(qual).map(|v| v == "true"),
             referral_source: ok(referral),

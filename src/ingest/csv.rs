@@ -1,7 +1,9 @@
 //! Delimited text (csv/txt): an RFC 4180 parser over raw bytes, each field decoded as it streams by.
 //! Encoding: a BOM decides (UTF-8, UTF-16); else the source's setting; else strict UTF-8 if the first 64 KiB
 //! are valid UTF-8, otherwise Windows-1252 (what Swedish Excel writes). A field that is not valid UTF-8 in a
-//! UTF-8 file is decoded as Windows-1252 and counted as a warning, never replaced by U+FFFD silently.
+//! UTF-8 file is decoded as Windows-1252 and counted as a warning, never replaced by U+FFFD silently; likewise
+//! a field that is valid, non-ASCII UTF-8 in a file detected as Windows-1252 is read as UTF-8 and counted (a
+//! file pasted together from two exports), so neither half turns into mojibake.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -16,6 +18,9 @@ const SNIFF_BYTES: usize = 64 * 1024;
 enum Enc {
     Utf8,
     Windows1252,
+    /// Windows-1252 by detection (`encoding = "auto"`): a field that is valid UTF-8 with non-ASCII characters
+    /// is read as UTF-8 (a file pasted together from two exports), counted as a warning.
+    Windows1252Detected,
 }
 
 /// Records where each physical line starts and whether it is blank (only `\r`), so a record's first line
@@ -161,12 +166,12 @@ impl CsvSource {
                 Encoding::Utf8 => Enc::Utf8,
                 Encoding::Windows1252 => Enc::Windows1252,
                 Encoding::Auto if bom_len == 3 || valid_utf8_prefix(&sample) => Enc::Utf8,
-                Encoding::Auto => Enc::Windows1252,
+                Encoding::Auto => Enc::Windows1252Detected,
             };
             let name = match (enc, bom_len) {
                 (Enc::Utf8, 3) => "utf-8-bom",
                 (Enc::Utf8, _) => "utf-8",
-                (Enc::Windows1252, _) => "windows-1252",
+                (Enc::Windows1252 | Enc::Windows1252Detected, _) => "windows-1252",
             };
             (enc, name, Box::new(BufReader::with_capacity(1 << 16, file)))
         };
@@ -207,6 +212,16 @@ impl CsvSource {
                 let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
                 s.into_owned()
             }
+            Enc::Windows1252Detected => match std::str::from_utf8(bytes) {
+                Ok(s) if !s.is_ascii() => {
+                    self.reencoded += 1;
+                    s.to_owned()
+                }
+                _ => {
+                    let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+                    s.into_owned()
+                }
+            },
         }
     }
 }
@@ -224,10 +239,17 @@ impl RowSource for CsvSource {
         if !more {
             self.record = record;
             if self.reencoded > 0 {
-                let w = format!(
-                    "{} field(s) were not valid UTF-8 and were read as Windows-1252 (mixed encodings in one file)",
-                    self.reencoded
-                );
+                let w = if self.enc == Enc::Utf8 {
+                    format!(
+                        "{} field(s) were not valid UTF-8 and were read as Windows-1252 (mixed encodings in one file)",
+                        self.reencoded
+                    )
+                } else {
+                    format!(
+                        "{} field(s) were UTF-8 in a Windows-1252 file and were read as UTF-8 (mixed encodings in one file)",
+                        self.reencoded
+                    )
+                };
                 self.info.warnings.push(w);
                 self.reencoded = 0;
             }

@@ -1,23 +1,43 @@
 //! Excel-family workbooks (xlsx/xlsm, xls, ods) through calamine. Cached formula values only; error cells
 //! come through as `Cell::Error`; dates come through as `Cell::DateTime` with the workbook's epoch applied.
+//!
+//! A sheet is held sparsely: only the cells that hold a value, sorted by position. Rows are built one at a
+//! time as they are read, so a sheet whose used range is huge but nearly empty (data in A1:F5 and one stray
+//! cell at XFD1048576, i.e. 17 billion cells as a rectangle) costs what its cells cost, not what its
+//! rectangle would. xlsx is read with calamine's streaming cell reader for that reason; calamine's
+//! `worksheet_range` would allocate the whole rectangle (and abort the process when it cannot). xls (at most
+//! 65,536 × 256) and ods are read through `worksheet_range` and then made sparse.
 
 use std::fs::File;
 use std::io::BufReader;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
-use calamine::{Data, Ods, Range, Reader, Sheets, Xls, Xlsx};
+use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsx};
 
 use super::{Cell, FileInfo, Format, RawRow, ReadError, ReadOptions, RowSource};
 use crate::config::SheetSel;
 
-/// Above this many cells a sheet is refused rather than loaded (a 10 MB file can declare billions).
-const MAX_CELLS: usize = 50_000_000;
+/// Excel's own limits: 1,048,576 rows × 16,384 columns (A..XFD). A cell beyond them is a corrupt file.
+pub const MAX_ROWS: u32 = 1_048_576;
+pub const MAX_COLS: u32 = 16_384;
+
+/// Above this many cells (counting each non-empty row as wide as its last used column) a sheet is refused
+/// rather than loaded: a 10 MB file can declare billions.
+const MAX_CELLS: u64 = 50_000_000;
+
+/// Non-empty cells of a sheet: (0-based row, 0-based column, value).
+type SheetCells = Vec<(u32, u32, Cell)>;
 
 pub struct ExcelSource {
-    range: Range<Data>,
-    start: (u32, u32),
-    next: usize,
-    height: usize,
+    /// Non-empty cells, sorted by (row, col), 0-based absolute positions, one entry per position.
+    cells: SheetCells,
+    /// Index into `cells` of the first cell of the next row to return.
+    pos: usize,
+    /// 0-based number of the next row to return; rows without cells between used rows are blank rows.
+    next: u32,
+    /// 0-based number of the last used row (exclusive end is `last + 1`); None for an empty sheet.
+    last: Option<u32>,
     info: FileInfo,
 }
 
@@ -32,6 +52,181 @@ fn corrupt(format: Format, e: impl std::fmt::Display) -> ReadError {
     }
 }
 
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The sheet to read: the first, a 1-based number, or a name matched like a header.
+fn pick_sheet(names: &[String], sel: Option<&SheetSel>) -> Result<String, ReadError> {
+    if names.is_empty() {
+        return Err(ReadError::NoSheets);
+    }
+    let listing = || {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{}: \"{n}\"", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match sel {
+        None => Ok(names[0].clone()),
+        Some(SheetSel::Index(i)) => {
+            names
+                .get(i.wrapping_sub(1))
+                .cloned()
+                .ok_or_else(|| ReadError::SheetNotFound {
+                    wanted: format!("number {i}"),
+                    found: listing(),
+                })
+        }
+        Some(SheetSel::Name(n)) => {
+            let key = crate::domain::fold_key(n);
+            names
+                .iter()
+                .find(|s| crate::domain::fold_key(s) == key)
+                .cloned()
+                .ok_or_else(|| ReadError::SheetNotFound {
+                    wanted: format!("\"{n}\""),
+                    found: listing(),
+                })
+        }
+    }
+}
+
+/// Collects the non-empty cells of a sheet, enforcing Excel's limits and the cell budget.
+struct Collector {
+    format: Format,
+    cells: Vec<(u32, u32, Cell)>,
+}
+
+impl Collector {
+    fn push(&mut self, row: u32, col: u32, cell: Cell) -> Result<(), ReadError> {
+        if row >= MAX_ROWS || col >= MAX_COLS {
+            return Err(ReadError::Corrupt {
+                format: self.format.as_str(),
+                detail: format!(
+                    "a cell at row {}, column {} lies beyond the sheet limits ({MAX_ROWS} rows × {MAX_COLS} columns)",
+                    u64::from(row) + 1,
+                    u64::from(col) + 1
+                ),
+            });
+        }
+        if cell == Cell::Empty {
+            return Ok(());
+        }
+        if self.cells.len() as u64 >= MAX_CELLS {
+            return Err(ReadError::TooLarge {
+                rows: row as usize + 1,
+                cols: col as usize + 1,
+                limit: MAX_CELLS as usize,
+            });
+        }
+        self.cells.push((row, col, cell));
+        Ok(())
+    }
+
+    /// Sort by position (files may list cells out of order); a position listed twice keeps its last value,
+    /// as Excel would. Then check what building the rows would cost.
+    fn finish(mut self) -> Result<SheetCells, ReadError> {
+        self.cells.sort_by_key(|c| (c.0, c.1)); // stable: equal positions keep file order
+        let mut out: SheetCells = Vec::with_capacity(self.cells.len());
+        for c in self.cells {
+            match out.last_mut() {
+                Some(last) if (last.0, last.1) == (c.0, c.1) => *last = c,
+                _ => out.push(c),
+            }
+        }
+        // Each non-empty row is materialised as wide as its last used column.
+        let mut cost: u64 = 0;
+        let mut rows: u64 = 0;
+        let mut widest: u64 = 0;
+        let mut i = 0;
+        while i < out.len() {
+            let r = out[i].0;
+            let mut j = i;
+            while j + 1 < out.len() && out[j + 1].0 == r {
+                j += 1;
+            }
+            let width = u64::from(out[j].1) + 1;
+            widest = widest.max(width);
+            cost += width;
+            rows += 1;
+            i = j + 1;
+        }
+        if cost > MAX_CELLS {
+            return Err(ReadError::TooLarge {
+                rows: rows as usize,
+                cols: widest as usize,
+                limit: MAX_CELLS as usize,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells), ReadError> {
+    let format = Format::Xlsx;
+    let mut wb: Xlsx<BufReader<File>> =
+        calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
+    let name = pick_sheet(&wb.sheet_names(), sel)?;
+    let mut reader = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| corrupt(format, e))?;
+    let mut col = Collector {
+        format,
+        cells: Vec::new(),
+    };
+    while let Some(c) = reader.next_cell().map_err(|e| corrupt(format, e))? {
+        let (r, k) = c.get_position();
+        let v = c.get_value();
+        if matches!(v, DataRef::Empty) {
+            continue;
+        }
+        col.push(r, k, to_cell(&Data::from(v.clone())))?;
+    }
+    Ok((name, col.finish()?))
+}
+
+fn read_dense(
+    path: &Path,
+    format: Format,
+    sel: Option<&SheetSel>,
+) -> Result<(String, SheetCells), ReadError> {
+    let (name, range) = match format {
+        Format::Xls => {
+            let mut wb: Xls<BufReader<File>> =
+                calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
+            let name = pick_sheet(&wb.sheet_names(), sel)?;
+            let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
+            (name, range)
+        }
+        _ => {
+            let mut wb: Ods<BufReader<File>> =
+                calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
+            let name = pick_sheet(&wb.sheet_names(), sel)?;
+            let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
+            (name, range)
+        }
+    };
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let mut col = Collector {
+        format,
+        cells: Vec::new(),
+    };
+    for (r, c, v) in range.used_cells() {
+        let (r, c) = (
+            u32::try_from(r).unwrap_or(u32::MAX).saturating_add(r0),
+            u32::try_from(c).unwrap_or(u32::MAX).saturating_add(c0),
+        );
+        col.push(r, c, to_cell(v))?;
+    }
+    Ok((name, col.finish()?))
+}
+
 impl ExcelSource {
     pub fn open(
         path: &Path,
@@ -39,68 +234,33 @@ impl ExcelSource {
         opts: &ReadOptions,
         warnings: Vec<String>,
     ) -> Result<Self, ReadError> {
-        let mut wb: Sheets<BufReader<File>> = match format {
-            Format::Xlsx => Sheets::Xlsx(
-                calamine::open_workbook::<Xlsx<_>, _>(path).map_err(|e| corrupt(format, e))?,
-            ),
-            Format::Xls => Sheets::Xls(
-                calamine::open_workbook::<Xls<_>, _>(path).map_err(|e| corrupt(format, e))?,
-            ),
-            Format::Ods => Sheets::Ods(
-                calamine::open_workbook::<Ods<_>, _>(path).map_err(|e| corrupt(format, e))?,
-            ),
-            Format::Csv => unreachable!("CSV is not read by the Excel reader"),
-        };
-        let names = wb.sheet_names();
-        if names.is_empty() {
-            return Err(ReadError::NoSheets);
-        }
-        let listing = || {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("{}: \"{n}\"", i + 1))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let name = match &opts.sheet {
-            None => names[0].clone(),
-            Some(SheetSel::Index(i)) => {
-                names
-                    .get(i.wrapping_sub(1))
-                    .cloned()
-                    .ok_or_else(|| ReadError::SheetNotFound {
-                        wanted: format!("number {i}"),
-                        found: listing(),
-                    })?
-            }
-            Some(SheetSel::Name(n)) => {
-                let key = crate::domain::fold_key(n);
-                names
-                    .iter()
-                    .find(|s| crate::domain::fold_key(s) == key)
-                    .cloned()
-                    .ok_or_else(|| ReadError::SheetNotFound {
-                        wanted: format!("\"{n}\""),
-                        found: listing(),
-                    })?
+        let sel = opts.sheet.as_ref();
+        // Everything calamine does happens here; a panic inside it (a malformed file it did not expect)
+        // becomes this file's error instead of unwinding through the caller.
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
+            Format::Xlsx => read_xlsx(path, sel),
+            Format::Xls | Format::Ods => read_dense(path, format, sel),
+            Format::Csv => Err(ReadError::Corrupt {
+                format: "csv",
+                detail: "a CSV file is not read by the workbook reader".into(),
+            }),
+        }));
+        let (name, cells) = match read {
+            Ok(r) => r?,
+            Err(p) => {
+                return Err(ReadError::Corrupt {
+                    format: format.as_str(),
+                    detail: format!("the workbook library gave up on it ({})", panic_text(p)),
+                })
             }
         };
-        let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
-        let (height, width) = range.get_size();
-        if height.saturating_mul(width) > MAX_CELLS {
-            return Err(ReadError::TooLarge {
-                rows: height,
-                cols: width,
-                limit: MAX_CELLS,
-            });
-        }
-        let start = range.start().unwrap_or((0, 0));
+        let next = cells.first().map_or(0, |c| c.0);
+        let last = cells.last().map(|c| c.0);
         Ok(ExcelSource {
-            range,
-            start,
-            next: 0,
-            height,
+            cells,
+            pos: 0,
+            next,
+            last,
             info: FileInfo {
                 format: Some(format),
                 sheet: Some(name),
@@ -144,23 +304,29 @@ fn to_cell(d: &Data) -> Cell {
 
 impl RowSource for ExcelSource {
     fn next_row(&mut self) -> Result<Option<RawRow>, ReadError> {
-        if self.next >= self.height {
+        let Some(last) = self.last else {
+            return Ok(None);
+        };
+        if self.next > last {
             return Ok(None);
         }
-        let i = self.next;
+        let r = self.next;
         self.next += 1;
-        let width = self.range.width();
-        let mut cells = Vec::with_capacity(width);
-        // Columns left of the used range are empty; keep column indices absolute so headers line up.
-        cells.resize(self.start.1 as usize, Cell::Empty);
-        for c in 0..width {
-            cells.push(self.range.get((i, c)).map_or(Cell::Empty, to_cell));
-        }
-        while cells.last().is_some_and(|c| *c == Cell::Empty) {
-            cells.pop();
+        let mut cells = Vec::new();
+        while let Some((row, col, cell)) = self.cells.get(self.pos) {
+            if *row != r {
+                break;
+            }
+            // Column indices stay absolute so headers line up; gaps are empty cells.
+            let col = *col as usize;
+            if cells.len() < col {
+                cells.resize(col, Cell::Empty);
+            }
+            cells.push(cell.clone());
+            self.pos += 1;
         }
         Ok(Some(RawRow {
-            row: u64::from(self.start.0) + i as u64 + 1,
+            row: u64::from(r) + 1,
             cells,
         }))
     }
@@ -170,6 +336,9 @@ impl RowSource for ExcelSource {
     }
 
     fn cell_at(&self, row: u32, col: u32) -> Option<Cell> {
-        self.range.get_value((row, col)).map(to_cell)
+        self.cells
+            .binary_search_by_key(&(row, col), |c| (c.0, c.1))
+            .ok()
+            .map(|i| self.cells[i].2.clone())
     }
 }

@@ -117,8 +117,13 @@ pub enum ReadError {
     },
     #[error("CSV record at line {line}: {detail}")]
     Csv { line: u64, detail: String },
-    #[error("header row not found: none of the first {scanned} rows holds the headers {wanted}")]
-    HeaderNotFound { scanned: usize, wanted: String },
+    #[error("header row not found: none of the first {scanned} rows holds the headers {wanted}; {closest}")]
+    HeaderNotFound {
+        scanned: usize,
+        wanted: String,
+        /// What the nearest candidate row held, or that no row held any of the headers.
+        closest: String,
+    },
     #[error("header row {row}: missing required column {missing}; found headers: {found}")]
     MissingColumn {
         row: u64,
@@ -355,6 +360,8 @@ pub fn find_header(
         last
     } else {
         let mut best: Option<(usize, usize)> = None;
+        // The row holding the most wanted headers without holding every required one, for the error.
+        let mut nearest: Option<(usize, usize)> = None;
         while buf.len() < HEADER_SCAN_ROWS {
             let Some(r) = src.next_row()? else { break };
             let (cols, _) = locate(&r);
@@ -363,6 +370,9 @@ pub fn find_header(
                 .zip(wanted)
                 .all(|(c, (_, req))| !*req || c.is_some());
             let count = cols.iter().filter(|c| c.is_some()).count();
+            if count > 0 && nearest.is_none_or(|(_, n)| count > n) {
+                nearest = Some((buf.len(), count));
+            }
             buf.push(r);
             if has_required && best.is_none_or(|(_, n)| count > n) {
                 best = Some((buf.len() - 1, count));
@@ -374,6 +384,24 @@ pub fn find_header(
         match best {
             Some((i, _)) => i,
             None => {
+                let closest = match nearest {
+                    Some((i, _)) => {
+                        let (cols, texts) = locate(&buf[i]);
+                        let lacks: Vec<String> = cols
+                            .iter()
+                            .zip(wanted)
+                            .filter(|(c, (_, req))| c.is_none() && *req)
+                            .map(|(_, (h, _))| format!("\"{h}\""))
+                            .collect();
+                        format!(
+                            "the closest, row {}, lacks {}; it holds {}",
+                            buf[i].row,
+                            lacks.join(", "),
+                            header_listing(&texts)
+                        )
+                    }
+                    None => "no row holds any of them".to_string(),
+                };
                 return Err(ReadError::HeaderNotFound {
                     scanned: buf.len(),
                     wanted: wanted
@@ -382,7 +410,8 @@ pub fn find_header(
                         .map(|(h, _)| format!("\"{h}\""))
                         .collect::<Vec<_>>()
                         .join(", "),
-                })
+                    closest,
+                });
             }
         }
     };
@@ -399,12 +428,7 @@ pub fn find_header(
         return Err(ReadError::MissingColumn {
             row: header_row.row,
             missing: missing.join(", "),
-            found: found
-                .iter()
-                .filter(|t| !t.is_empty())
-                .map(|t| format!("\"{t}\""))
-                .collect::<Vec<_>>()
-                .join(", "),
+            found: header_listing(&found),
         });
     }
     Ok((
@@ -416,6 +440,29 @@ pub fn find_header(
         },
         rest,
     ))
+}
+
+/// The non-empty texts of a (would-be) header row, quoted, for error messages. An explicit `header_row`
+/// may point at a data row, so identity numbers are masked and long texts cut.
+fn header_listing(texts: &[String]) -> String {
+    let shown: Vec<String> = texts
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let t = crate::domain::mask(t);
+            let cut: String = t.chars().take(60).collect();
+            if cut.len() < t.len() {
+                format!("\"{cut}…\"")
+            } else {
+                format!("\"{cut}\"")
+            }
+        })
+        .collect();
+    if shown.is_empty() {
+        "no text".into()
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// Expand a source's globs below `dir`, sorted, files only.
