@@ -3,6 +3,8 @@
 mod common;
 mod disclosure;
 mod e2e;
+mod export;
 mod nightly;
 mod personnummer;
 mod readers;
+mod report;
