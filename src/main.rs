@@ -312,6 +312,11 @@ fn print_summary(s: &run::RunSummary, warehouse: &Path) {
             "  warehouse: {}/current · try: followup query \"select * from regional_overview\"",
             warehouse.display()
         );
+        println!(
+            "  report: {}/current/{}",
+            warehouse.display(),
+            followup::report::FILE_NAME
+        );
     }
 }
 
