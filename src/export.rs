@@ -325,21 +325,34 @@ pub fn export_snapshot(
         };
         let dest = output.join(format!("{}.{ext}", m.name));
         let tmp = output.join(format!(".{}.{ext}.tmp", m.name));
-        let n = match style {
-            Some(style) => {
-                let (schema, batches) = read_parquet(&m.path)?;
+        let written = match style {
+            Some(style) => read_parquet(&m.path).and_then(|(schema, batches)| {
                 write_csv(&schema, &batches, &tmp, style)?;
-                rows(&batches)
-            }
-            None => {
-                std::fs::copy(&m.path, &tmp).map_err(io_err(&tmp))?;
-                let file = std::fs::File::open(&m.path).map_err(io_err(&m.path))?;
-                ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map(|b| b.metadata().file_metadata().num_rows().max(0) as usize)
-                    .unwrap_or(0)
-            }
+                Ok(rows(&batches))
+            }),
+            None => std::fs::copy(&m.path, &tmp)
+                .map_err(io_err(&tmp))
+                .and_then(|_| {
+                    let file = std::fs::File::open(&m.path).map_err(io_err(&m.path))?;
+                    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                        ExportError::Read {
+                            path: m.path.clone(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                    Ok(builder.metadata().file_metadata().num_rows().max(0) as usize)
+                }),
         };
-        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+        // A failed file leaves no half-written temporary behind.
+        let n = written
+            .and_then(|n| {
+                std::fs::rename(&tmp, &dest)
+                    .map_err(io_err(&dest))
+                    .map(|()| n)
+            })
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?;
         summary.marts.push((m.name.clone(), n));
         summary.files.push(dest);
     }
@@ -617,9 +630,12 @@ fn write_xlsx(
         }
     }
     let tmp = output.with_extension("xlsx.tmp");
-    wb.save(&tmp).map_err(|e| werr(&e))?;
-    std::fs::rename(&tmp, output).map_err(io_err(output))?;
-    Ok(())
+    wb.save(&tmp)
+        .map_err(|e| werr(&e))
+        .and_then(|()| std::fs::rename(&tmp, output).map_err(io_err(output)))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 #[cfg(test)]
