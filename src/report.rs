@@ -4,14 +4,17 @@
 //!
 //! Every participant number in it comes from the disclosure-controlled marts under `published/`; a hidden
 //! cell is shown as hidden, never filled in from an unsuppressed table. File-level row counts are about
-//! files, not people, and are shown as they are. Given the same inputs the page is the same byte for byte,
-//! except the fields marked `data-volatile` (load id, start time, duration).
+//! files, not people, and are shown as they are; file names and errors go through the identity-number
+//! mask of `rejects` (they should never hold one, but the page is meant to travel). Given the same
+//! inputs the page is the same byte for byte, except the fields marked `data-volatile` (load id, start
+//! time, duration).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::mask;
 use crate::export::{self, Cell, ExportError};
 use crate::run::RunSummary;
 
@@ -276,13 +279,13 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
                 h,
                 "<tr{}><td class=\"path\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"err\">{}</td></tr>",
                 if f.status == "failed" { " class=\"failed\"" } else { "" },
-                esc(&f.path),
+                esc(&mask(&f.path)),
                 esc(&f.status),
                 f.rows_read,
                 f.rows_loaded,
                 f.rows_rejected,
                 f.rows_skipped,
-                esc(f.error.as_deref().unwrap_or(""))
+                esc(&mask(f.error.as_deref().unwrap_or("")))
             );
         }
         h.push_str("</table>\n");
@@ -696,4 +699,40 @@ fn target_chart(t: &Table, o: &Table) -> String {
     h.push_str(&rows_html);
     h.push_str("</table>\n<p class=\"note\">Actual values are recomputed from the published overview (project, both genders); where a cell they need is hidden, so is the actual value.</p>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::FileLoad;
+
+    #[test]
+    fn file_names_and_errors_are_escaped_and_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = RunSummary {
+            load_id: "L1".into(),
+            files: vec![FileLoad {
+                project_id: "p".into(),
+                path: "p/<a>&.xlsx".into(),
+                status: "failed".into(),
+                error: Some("cell B2 holds \"19900520-2442\" <script>alert(1)</script>".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let input = ReportInput {
+            summary: &summary,
+            started_at: DateTime::<Utc>::default(),
+            duration_ms: 0,
+            status: "published_with_errors",
+            min_cell: 5,
+        };
+        // An empty snapshot folder: no marts, the sections say so.
+        let html = render(dir.path(), &input).unwrap();
+        assert!(html.contains("<td class=\"path\">p/&lt;a&gt;&amp;.xlsx</td>"));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&quot;19900520-****&quot; &lt;script&gt;"));
+        assert!(!html.contains("2442"));
+        assert!(html.contains("No published regional_overview mart in this snapshot."));
+    }
 }
