@@ -3,8 +3,9 @@
 //! By default the disclosure-controlled marts under `published/` are exported; `--unsuppressed` exports the
 //! same marts without disclosure control (for authorised analysts). Formats:
 //!
-//! - `xlsx`: one workbook, one sheet per mart; typed cells (numbers, Excel dates with a date format,
-//!   booleans, empty cells for nulls), the header row frozen, column widths set to the content;
+//! - `xlsx`: one workbook, one sheet per mart; typed cells (numbers, shares shown as percentages, Excel
+//!   dates with a date format, booleans, empty cells for nulls), the header row frozen, an autofilter,
+//!   column widths set to the content;
 //! - `csv-sv`: one file per mart that Swedish Excel opens by double-click: UTF-8 with BOM, `;` between
 //!   fields, decimal comma (floats only), ISO dates, CRLF line ends, booleans as SANT/FALSKT;
 //! - `csv`: one file per mart, plain RFC 4180: `,`, decimal point, no BOM, ISO dates, true/false;
@@ -533,6 +534,8 @@ fn write_xlsx(
         .set_border_bottom(FormatBorder::Thin);
     let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
     let datetime_fmt = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    // Shares are fractions (0.625); Excel shows them as percentages, the cell keeps the exact value.
+    let share_fmt = Format::new().set_num_format("0.0%");
     let mut taken: Vec<String> = Vec::new();
     for (name, schema, batches) in tables {
         let n = rows(batches);
@@ -547,6 +550,11 @@ fn write_xlsx(
         let ws = wb.add_worksheet();
         ws.set_name(&sheet).map_err(|e| werr(&e))?;
         let ncols = schema.fields().len();
+        let shares: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().starts_with("share_"))
+            .collect();
         let mut widths: Vec<usize> = schema
             .fields()
             .iter()
@@ -570,6 +578,10 @@ fn write_xlsx(
                         Cell::Null => {}
                         Cell::Int(v) => {
                             ws.write_number(r, cc, *v as f64).map_err(|e| werr(&e))?;
+                        }
+                        Cell::Float(v) if v.is_finite() && shares.get(c) == Some(&true) => {
+                            ws.write_number_with_format(r, cc, *v, &share_fmt)
+                                .map_err(|e| werr(&e))?;
                         }
                         Cell::Float(v) if v.is_finite() => {
                             ws.write_number(r, cc, *v).map_err(|e| werr(&e))?;

@@ -7,8 +7,9 @@ Checks, independently of the Rust code:
   * the workbook has one sheet per published mart (the Parquet files under current/published), named
     after it, with the header row frozen (freeze_panes == 'A2'), an autofilter over the header and every
     column's width set;
-  * every cell equals the mart's value: numbers are numeric cells (int/float, never text), dates are date
-    cells with a date number format, texts are texts, and a null (a hidden cell) is an empty cell;
+  * every cell equals the mart's value: numbers are numeric cells (int/float, never text; shares with a
+    percentage format), dates are date cells with a date number format, texts are texts, and a null (a
+    hidden cell) is an empty cell;
   * every CSV starts with a UTF-8 BOM, separates fields with ';', writes floats with a decimal comma, and
     parses back (utf-8-sig, ';', comma -> point) to the same values.
 Prints every difference and exits non-zero when there is any.
@@ -77,6 +78,8 @@ def check_sheet(ws, mart, table):
                     fail(f"{at}: expected a numeric cell, found {cell.data_type} {cell.value!r}")
                 elif float(cell.value) != float(v):
                     fail(f"{at}: expected {v}, found {cell.value}")
+                elif field.name.startswith("share_") and "%" not in cell.number_format:
+                    fail(f"{at}: a share, expected a percentage number format, found {cell.number_format!r}")
             elif pa.types.is_date(t):
                 if not isinstance(cell.value, datetime.datetime) or cell.value.date() != v:
                     fail(f"{at}: expected the date {v}, found {cell.value!r}")
