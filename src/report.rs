@@ -218,14 +218,21 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
         }
     );
     h.push_str("</dl>\n");
-    let _ = writeln!(
-        h,
-        "<p class=\"note\">Participant numbers below come from the published marts: counts from 1 to {} \
-         are hidden, and so is every cell that would let them be recovered by subtraction \
-         (disclosure control, <code>--min-cell {}</code>). Hidden cells read “{HIDDEN}”.</p>",
-        (input.min_cell - 1).max(0),
-        input.min_cell
-    );
+    if input.min_cell > 1 {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">Participant numbers below come from the published marts: counts from 1 to {} \
+             are hidden, and so is every cell that would let them be recovered by subtraction \
+             (disclosure control, <code>--min-cell {}</code>). Hidden cells read “{HIDDEN}”.</p>",
+            input.min_cell - 1,
+            input.min_cell
+        );
+    } else {
+        h.push_str(
+            "<p class=\"note\">Participant numbers below come from the published marts, run with \
+             <code>--min-cell 1</code>: no count is hidden.</p>\n",
+        );
+    }
 
     // Projects and their report dates.
     let project_rows = project_totals(projects.as_ref(), overview.as_ref());
