@@ -644,10 +644,15 @@ fn target_chart(t: &Table, o: &Table) -> String {
     for r in 0..t.len() {
         let project = t.text(r, "project_id").unwrap_or("");
         let metric = t.text(r, "metric").unwrap_or("");
-        let status = t.text(r, "status").unwrap_or("no_data");
         let name = t.text(r, "name").unwrap_or("");
         let target = t.float(r, "target_value");
         let actual = published_actual(o, project, metric, t.text(r, "outcomes").unwrap_or(""));
+        // The status is a verdict on the unsuppressed actual value: with the value hidden it would tell
+        // on which side of the target a hidden count lies, so it is hidden too.
+        let status = match (t.text(r, "status").unwrap_or("no_data"), actual) {
+            (s, Some(_)) | (s @ "no_data", None) => s,
+            (_, None) => HIDDEN,
+        };
         let y = 30.0 + row_h * r as f64;
         label(&mut h, y + 13.0, name);
         let _ = writeln!(
@@ -704,7 +709,7 @@ fn target_chart(t: &Table, o: &Table) -> String {
     h.push_str("</svg>\n");
     h.push_str("<table>\n<tr><th>Project</th><th>Target</th><th>Metric</th><th>Target value</th><th>Actual</th><th>Status</th></tr>\n");
     h.push_str(&rows_html);
-    h.push_str("</table>\n<p class=\"note\">Actual values are recomputed from the published overview (project, both genders); where a cell they need is hidden, so is the actual value.</p>\n");
+    h.push_str("</table>\n<p class=\"note\">Actual values are recomputed from the published overview (project, both genders); where a cell they need is hidden, so are the actual value and the status.</p>\n");
     h
 }
 

@@ -166,24 +166,27 @@ fn report_of_the_bundled_samples_shows_published_numbers() {
         let at = html.find(&row).unwrap_or_else(|| panic!("{row}"));
         let end = at + html[at..].find("</tr>").unwrap();
         let line = &html[at..end];
-        assert!(line.ends_with(&format!("<td>{status}</td>")), "{line}");
-        if actual.is_empty() {
+        if actual.is_empty() || line.contains("<td class=\"n\">hidden</td>") {
+            // Hidden actual value: the status would hint at it, so it is hidden too.
             assert!(line.contains("<td class=\"n\">hidden</td>"), "{line}");
+            assert!(
+                line.ends_with("<td>hidden</td>") || line.ends_with("<td>no_data</td>"),
+                "{line}"
+            );
             continue;
         }
+        assert!(line.ends_with(&format!("<td>{status}</td>")), "{line}");
         let v: f64 = actual.parse().unwrap();
         let text = if metric.starts_with("share_") {
             format!("{:.1} %", v * 100.0)
         } else {
             format!("{v:.0}")
         };
-        if !line.contains("<td class=\"n\">hidden</td>") {
-            assert!(
-                line.contains(&format!("<td class=\"n\">{text}</td>")),
-                "{line} vs {text}"
-            );
-            shown += 1;
-        }
+        assert!(
+            line.contains(&format!("<td class=\"n\">{text}</td>")),
+            "{line} vs {text}"
+        );
+        shown += 1;
     }
     assert!(shown > 0, "some targets' actual values are published");
 
@@ -246,8 +249,13 @@ fn report_is_escaped_deterministic_and_follows_current() {
         masked(&rb),
         "same inputs, same report apart from data-volatile fields"
     );
-    // Small counts: every participant cell of this tiny project is hidden.
+    // Small counts: the sub-projects' cells of this tiny project are hidden, and so are the share of
+    // women and with it the share-of-women target's actual value and status.
     assert!(ra.contains(">hidden</text>"));
+    assert!(
+        ra.contains("<td class=\"n\">60.0 %</td><td class=\"n\">hidden</td><td>hidden</td>"),
+        "{ra}"
+    );
 
     // A second run writes its own report; current/report.html is the newest, the old one stays.
     let root = a.path();
