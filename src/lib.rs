@@ -1,15 +1,18 @@
 //! followup: nightly ETL from Swedish municipalities' ESF participant lists to a queryable regional
 //! warehouse. The flow, one module per stage: config → ingest → normalise → warehouse → models; `run`
-//! ties them together and `query` answers SQL against a published snapshot. The binary is a thin CLI.
+//! ties them together (and writes each snapshot's `report.html`), `query` answers SQL against a published
+//! snapshot and `export` writes its published marts as XLSX, CSV or Parquet. The binary is a thin CLI.
 
 pub mod config;
 pub mod disclosure;
 pub mod domain;
+pub mod export;
 pub mod history;
 pub mod ingest;
 pub mod models;
 pub mod normalise;
 pub mod progress;
 pub mod query;
+pub mod report;
 pub mod run;
 pub mod warehouse;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use followup::export::ExportFormat;
 use followup::query::OutputFormat;
 use followup::run::{self, RunOptions};
 
@@ -88,6 +89,21 @@ enum Command {
         /// How many runs to list.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+    },
+    /// Write the published (disclosure-controlled) marts of the current snapshot as XLSX, CSV or Parquet.
+    Export {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// xlsx: one workbook, a sheet per mart; csv-sv: CSV for Swedish Excel (`;`, decimal comma, BOM);
+        /// csv: plain CSV; parquet: Parquet. The CSV and Parquet formats write one file per mart.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The workbook for xlsx; a folder (created if missing) for the other formats.
+        #[arg(long)]
+        output: PathBuf,
+        /// Export the marts WITHOUT disclosure control (for authorised analysts only).
+        #[arg(long)]
+        unsuppressed: bool,
     },
     /// Switch `current` back to the previous snapshot.
     Rollback {
@@ -189,6 +205,34 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Export {
+            warehouse,
+            format,
+            output,
+            unsuppressed,
+        } => {
+            let summary = followup::export::export(&warehouse, format, &output, unsuppressed)
+                .with_context(|| format!("exporting to {}", output.display()))?;
+            let marts: Vec<String> = summary
+                .marts
+                .iter()
+                .map(|(m, n)| format!("{m} ({n} rows)"))
+                .collect();
+            println!(
+                "exported snapshot {} ({}): {}",
+                summary.load_id,
+                if unsuppressed {
+                    "UNSUPPRESSED marts, authorised analysts only"
+                } else {
+                    "published marts, disclosure-controlled"
+                },
+                marts.join(", ")
+            );
+            for f in &summary.files {
+                println!("  {}", f.display());
+            }
+            Ok(0)
+        }
         Command::Rollback { warehouse } => {
             let layout = followup::warehouse::Layout::new(&warehouse);
             let _lock = run::RunLock::acquire(&layout.lock())?;
@@ -267,6 +311,11 @@ fn print_summary(s: &run::RunSummary, warehouse: &Path) {
         println!(
             "  warehouse: {}/current · try: followup query \"select * from regional_overview\"",
             warehouse.display()
+        );
+        println!(
+            "  report: {}/current/{}",
+            warehouse.display(),
+            followup::report::FILE_NAME
         );
     }
 }

@@ -32,6 +32,8 @@ pub enum RunError {
     Model(#[from] ModelError),
     #[error("disclosure control: {0}")]
     Disclosure(#[from] crate::disclosure::DisclosureError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("--only {0}: no pipeline has that project id")]
     UnknownProject(String),
 }
@@ -916,6 +918,16 @@ async fn run_locked(
     if !summary.failed_tests.is_empty() && run_row.status == "published" {
         run_row.status = "published_with_errors".into();
     }
+    // The shareable run report, from the published marts; written before the switch so that a
+    // published snapshot always has one.
+    let report = crate::report::ReportInput {
+        summary: &*summary,
+        started_at,
+        duration_ms: (Utc::now() - started_at).num_milliseconds().max(0) as u128,
+        status: &run_row.status,
+        min_cell: opts.min_cell,
+    };
+    crate::report::write(&staging, &report)?;
     let mut runs = read_previous_runs(previous_dir.as_deref()).await;
     runs.push(run_row);
     warehouse::write_table(

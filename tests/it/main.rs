@@ -4,6 +4,8 @@ mod bad_inputs;
 mod common;
 mod disclosure;
 mod e2e;
+mod export;
 mod nightly;
 mod personnummer;
 mod readers;
+mod report;
