@@ -191,6 +191,112 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
     Ok((name, col.finish()?))
 }
 
+/// Sector numbers at and above this value are markers (end of chain, free, FAT or DIFAT sector), not links.
+const CFB_MAX_REG_SECT: u32 = 0xFFFF_FFFA;
+
+/// An `.xls` workbook is a Compound File (CFB): streams are chains of sectors linked through a table (FAT).
+/// calamine follows a chain until it ends, with no bound, so a damaged or crafted table whose chain loops
+/// makes it grow a buffer until the process runs out of memory (found by the `excel_rows` fuzz target,
+/// `fuzz/regressions/excel_rows/`). Before calamine reads a CFB file, check that no chain of its FAT or
+/// mini-FAT loops and that every link points into the table.
+fn check_cfb_chains(path: &Path) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let u16_at = |o: usize| data.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        data.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if data.len() < 512 || data[..8] != [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] {
+        return Err("not a Compound File (no OLE2 header)".into());
+    }
+    let shift = u16_at(0x1E).unwrap_or(0);
+    if shift != 9 && shift != 12 {
+        return Err(format!(
+            "Compound File header: sector size 2^{shift}, expected 2^9 or 2^12"
+        ));
+    }
+    let size = 1usize << shift;
+    let sectors = data.len().saturating_sub(size) / size + 1;
+    let sector = |id: u32| -> Result<&[u8], String> {
+        let start = (id as usize + 1) * size;
+        data.get(start..(start + size).min(data.len()))
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("Compound File: sector {id} lies past the end of the file"))
+    };
+    let words = |b: &[u8]| -> Vec<u32> {
+        b.chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect()
+    };
+    // The FAT's own sectors: 109 in the header, the rest in a DIFAT chain (bounded by the sector count).
+    let mut fat_sectors: Vec<u32> = (0..109)
+        .filter_map(|i| u32_at(0x4C + 4 * i))
+        .filter(|&id| id < CFB_MAX_REG_SECT)
+        .collect();
+    let mut difat = u32_at(0x44).unwrap_or(u32::MAX);
+    let mut hops = 0;
+    while difat < CFB_MAX_REG_SECT {
+        hops += 1;
+        if hops > sectors {
+            return Err("Compound File: the DIFAT chain loops".into());
+        }
+        let w = words(sector(difat)?);
+        let Some((next, ids)) = w.split_last() else {
+            break;
+        };
+        fat_sectors.extend(ids.iter().copied().filter(|&id| id < CFB_MAX_REG_SECT));
+        difat = *next;
+    }
+    let mut fat = Vec::new();
+    for id in fat_sectors {
+        fat.extend(words(sector(id)?));
+    }
+    check_no_loops(&fat, "FAT")?;
+    // The mini-FAT is itself a chain of the (now acyclic) FAT.
+    let mut minifat = Vec::new();
+    let mut id = u32_at(0x3C).unwrap_or(u32::MAX);
+    while id < CFB_MAX_REG_SECT && (id as usize) < fat.len() {
+        minifat.extend(words(sector(id)?));
+        id = fat[id as usize];
+    }
+    check_no_loops(&minifat, "mini-FAT")
+}
+
+/// Every chain of a sector table ends: following links from any entry reaches a marker, never an entry
+/// already on the path, and never an entry outside the table.
+fn check_no_loops(table: &[u32], what: &str) -> Result<(), String> {
+    // 0 = not yet seen, 1 = on the current path, 2 = known to end.
+    let mut state = vec![0u8; table.len()];
+    let mut path = Vec::new();
+    for start in 0..table.len() {
+        let mut i = start;
+        loop {
+            match state[i] {
+                2 => break,
+                1 => return Err(format!("Compound File: a {what} chain loops at sector {i}")),
+                _ => {}
+            }
+            state[i] = 1;
+            path.push(i);
+            let next = table[i];
+            if next >= CFB_MAX_REG_SECT {
+                break;
+            }
+            if next as usize >= table.len() {
+                return Err(format!(
+                    "Compound File: {what} entry {i} links to sector {next}, beyond the table's {} entries",
+                    table.len()
+                ));
+            }
+            i = next as usize;
+        }
+        for p in path.drain(..) {
+            state[p] = 2;
+        }
+    }
+    Ok(())
+}
+
 fn read_dense(
     path: &Path,
     format: Format,
@@ -198,6 +304,10 @@ fn read_dense(
 ) -> Result<(String, SheetCells), ReadError> {
     let (name, range) = match format {
         Format::Xls => {
+            check_cfb_chains(path).map_err(|detail| ReadError::Corrupt {
+                format: format.as_str(),
+                detail,
+            })?;
             let mut wb: Xls<BufReader<File>> =
                 calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
             let name = pick_sheet(&wb.sheet_names(), sel)?;
