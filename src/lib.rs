@@ -1,6 +1,6 @@
 //! followup: nightly ETL from Swedish municipalities' ESF participant lists to a queryable regional
 //! warehouse. The flow, one module per stage: config → ingest → normalise → warehouse → models; `run`
-//! ties them together and `query` answers SQL against a published snapshot. The binary is a thin CLI.
+//! ties them together and `query` answers SQL against a published snapshot and `serve` over the PostgreSQL wire protocol. The binary is a thin CLI.
 
 pub mod config;
 pub mod disclosure;
@@ -12,4 +12,5 @@ pub mod normalise;
 pub mod progress;
 pub mod query;
 pub mod run;
+pub mod serve;
 pub mod warehouse;

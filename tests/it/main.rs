@@ -6,3 +6,4 @@ mod e2e;
 mod nightly;
 mod personnummer;
 mod readers;
+mod serve;
