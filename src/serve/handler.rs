@@ -133,7 +133,8 @@ impl SimpleQueryHandler for FollowupService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let service = service_for(&self.sessions, &self.auth, client).await?;
-        <DfSessionService as SimpleQueryHandler>::do_query(&service, client, query).await
+        let query = super::compat::rewrite(query);
+        <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &query).await
     }
 }
 
@@ -186,7 +187,8 @@ impl QueryParser for FollowupParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let service = service_for(&self.sessions, &self.auth, client).await?;
-        service.query_parser().parse_sql(client, sql, types).await
+        let sql = super::compat::rewrite(sql);
+        service.query_parser().parse_sql(client, &sql, types).await
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

@@ -4,6 +4,7 @@
 //! a read-only guard, per-user row scoping and per-statement snapshot resolution.
 
 pub mod auth;
+pub mod compat;
 pub mod guard;
 pub mod handler;
 pub mod session;

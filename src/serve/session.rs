@@ -106,25 +106,46 @@ pub async fn build_context(snap: &Path, access: &Access) -> Result<SessionContex
     Ok(ctx)
 }
 
+/// Column that carries the sub-project (one per municipality) in marts without a kommunkod column.
+pub const SUBPROJECT_COLUMN: &str = "subproject_id";
+
 /// The row filter for a table with these columns, or `None` when a scoped user may not see the table
-/// at all (it has no column to filter on for part of the scope).
-pub fn scope_filter(schema: &SchemaRef, scope: &Scope) -> Option<Expr> {
+/// at all (it has no column to filter on for part of the scope). `subprojects` are the (project,
+/// sub-project) pairs of the scope's municipalities: tables without a kommunkod column but with both ids
+/// (e.g. `monthly_active`) are filtered by them.
+pub fn scope_filter(
+    schema: &SchemaRef,
+    scope: &Scope,
+    subprojects: &[(String, String)],
+) -> Option<Expr> {
     let has = |c: &str| schema.column_with_name(c).is_some();
     let mut conds = Vec::new();
     if !scope.municipalities.is_empty() {
-        if !has(MUNICIPALITY_COLUMN) {
+        if has(MUNICIPALITY_COLUMN) {
+            conds.push(
+                col(MUNICIPALITY_COLUMN).in_list(
+                    scope
+                        .municipalities
+                        .iter()
+                        .map(|k| lit(k.clone()))
+                        .collect(),
+                    false,
+                ),
+            );
+        } else if has(PROJECT_COLUMN) && has(SUBPROJECT_COLUMN) {
+            let any = subprojects
+                .iter()
+                .map(|(p, s)| {
+                    col(PROJECT_COLUMN)
+                        .eq(lit(p.clone()))
+                        .and(col(SUBPROJECT_COLUMN).eq(lit(s.clone())))
+                })
+                .reduce(Expr::or)
+                .unwrap_or(lit(false));
+            conds.push(any);
+        } else {
             return None;
         }
-        conds.push(
-            col(MUNICIPALITY_COLUMN).in_list(
-                scope
-                    .municipalities
-                    .iter()
-                    .map(|k| lit(k.clone()))
-                    .collect(),
-                false,
-            ),
-        );
     }
     if !scope.projects.is_empty() {
         if !has(PROJECT_COLUMN) {
@@ -138,12 +159,63 @@ pub fn scope_filter(schema: &SchemaRef, scope: &Scope) -> Option<Expr> {
     conds.into_iter().reduce(Expr::and)
 }
 
+/// The (project, sub-project) pairs whose kommunkod is in the scope, from the snapshot's `subprojects`.
+async fn scope_subprojects(
+    base: &SessionContext,
+    scope: &Scope,
+) -> Result<Vec<(String, String)>, ServeError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    if scope.municipalities.is_empty() || !base.table_exist("subprojects").unwrap_or(false) {
+        return Ok(Vec::new());
+    }
+    let err = |e: datafusion::error::DataFusionError| ServeError::Snapshot(e.to_string());
+    let batches = base
+        .table("subprojects")
+        .await
+        .and_then(|df| {
+            df.filter(
+                col(MUNICIPALITY_COLUMN).in_list(
+                    scope
+                        .municipalities
+                        .iter()
+                        .map(|k| lit(k.clone()))
+                        .collect(),
+                    false,
+                ),
+            )?
+            .select_columns(&[PROJECT_COLUMN, SUBPROJECT_COLUMN])
+        })
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let mut pairs = Vec::new();
+    for b in batches {
+        let text = |i: usize| -> Result<Vec<Option<String>>, ServeError> {
+            let c = datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8)
+                .map_err(|e| ServeError::Snapshot(e.to_string()))?;
+            let s = c.as_string::<i32>();
+            Ok((0..s.len())
+                .map(|r| s.is_valid(r).then(|| s.value(r).to_string()))
+                .collect())
+        };
+        for (p, s) in text(0)?.into_iter().zip(text(1)?) {
+            if let (Some(p), Some(s)) = (p, s) {
+                pairs.push((p, s));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 async fn scoped_context(
     base: &SessionContext,
     scope: &Scope,
 ) -> Result<SessionContext, ServeError> {
     let err = |e: datafusion::error::DataFusionError| ServeError::Snapshot(e.to_string());
     let ctx = models::session();
+    let subprojects = scope_subprojects(base, scope).await?;
     let catalog = base
         .catalog("datafusion")
         .ok_or_else(|| ServeError::Snapshot("no default catalog".into()))?;
@@ -164,7 +236,7 @@ async fn scoped_context(
             let Some(provider) = schema.table(&table).await.map_err(err)? else {
                 continue;
             };
-            let Some(filter) = scope_filter(&provider.schema(), scope) else {
+            let Some(filter) = scope_filter(&provider.schema(), scope, &subprojects) else {
                 continue;
             };
             let plan = base
