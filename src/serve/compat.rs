@@ -21,6 +21,12 @@ static REWRITES: LazyLock<Vec<Rewrite>> = LazyLock::new(|| {
             r"(?i)\(\s*SELECT\s+rngtypid\s+FROM\s+pg_range\s+WHERE\s+rngmultitypid\s*=\s*typ\.oid\s*\)",
             "(SELECT max(rngtypid) FROM pg_range WHERE rngmultitypid = typ.oid)",
         ),
+        // Same query: pg_proc joined on a regproc column. The emulated pg_type keeps typreceive as the
+        // function's name, so join on the name, from a one-row-per-name list (proname is overloaded).
+        (
+            r"(?i)pg_proc\s+AS\s+(\w+)\s+ON\s+(\w+)\.oid\s*=\s*(\w+)\.typreceive\b",
+            "(SELECT DISTINCT typreceive AS proname FROM pg_catalog.pg_type) AS $1 ON $2.proname = $3.typreceive",
+        ),
     ]
     .into_iter()
     .filter_map(|(p, replacement)| {
@@ -50,5 +56,10 @@ mod tests {
         let sql = "WHEN typ.typtype='m' THEN (SELECT rngtypid FROM pg_range WHERE rngmultitypid = typ.oid)";
         assert!(super::rewrite(sql).contains("max(rngtypid)"));
         assert_eq!(super::rewrite("select 1"), "select 1");
+        let sql = "LEFT JOIN pg_proc AS elemproc ON elemproc.oid = elemtyp.typreceive";
+        assert_eq!(
+            super::rewrite(sql),
+            "LEFT JOIN (SELECT DISTINCT typreceive AS proname FROM pg_catalog.pg_type) AS elemproc ON elemproc.proname = elemtyp.typreceive"
+        );
     }
 }

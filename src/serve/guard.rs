@@ -35,9 +35,15 @@ pub fn refusal(statement: &Statement) -> Option<String> {
         | Statement::Fetch { .. }
         | Statement::Close { .. }
         | Statement::Deallocate { .. }
-        | Statement::Execute { .. } => None,
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => None,
         Statement::Explain { statement, .. } => refusal(statement),
-        Statement::Prepare { statement, .. } => refusal(statement),
+        // SQL-level PREPARE would be stored in the session, which connections share; drivers use the
+        // protocol's own Parse/Bind instead.
+        Statement::Prepare { .. } | Statement::Execute { .. } => Some(
+            "SQL PREPARE/EXECUTE is not supported: use the driver's prepared statements"
+                .to_string(),
+        ),
         Statement::Declare { stmts } => stmts.iter().find_map(|d| {
             d.for_query
                 .as_ref()
@@ -117,13 +123,45 @@ impl QueryHook for ReadOnlyHook {
     }
 }
 
+/// Savepoints (psycopg and SQLAlchemy nest transactions with them) are accepted as no-ops.
 /// `DISCARD ALL` (Npgsql sends it when a pooled connection is reused) as a no-op: sessions keep no
-/// per-connection state beyond the protocol's own.
+/// per-connection state beyond the protocol's own. `DEALLOCATE name` (psycopg drops its prepared
+/// statements with it) removes the protocol-level statement; `DEALLOCATE ALL` is a no-op.
 #[derive(Debug)]
 pub struct DiscardHook;
 
-fn discard_response() -> Response {
-    Response::Execution(Tag::new("DISCARD ALL"))
+fn session_statement(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Discard { .. }
+            | Statement::Deallocate { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::Rollback {
+                savepoint: Some(_),
+                ..
+            }
+    )
+}
+
+fn session_response(statement: &Statement, client: &mut dyn HookClient) -> Response {
+    match statement {
+        Statement::Deallocate { name, .. } => {
+            if name.value.eq_ignore_ascii_case("all") {
+                Response::Execution(Tag::new("DEALLOCATE ALL"))
+            } else {
+                use pgwire::api::store::PortalStore;
+                client.portal_store().rm_statement(&name.value);
+                Response::Execution(Tag::new("DEALLOCATE"))
+            }
+        }
+        // Nothing is written, so savepoints have nothing to undo; ROLLBACK TO leaves a failed
+        // transaction usable again, as in PostgreSQL.
+        Statement::Savepoint { .. } => Response::Execution(Tag::new("SAVEPOINT")),
+        Statement::ReleaseSavepoint { .. } => Response::Execution(Tag::new("RELEASE")),
+        Statement::Rollback { .. } => Response::TransactionStart(Tag::new("ROLLBACK")),
+        _ => Response::Execution(Tag::new("DISCARD ALL")),
+    }
 }
 
 #[async_trait]
@@ -132,9 +170,9 @@ impl QueryHook for DiscardHook {
         &self,
         statement: &Statement,
         _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        matches!(statement, Statement::Discard { .. }).then(|| Ok(discard_response()))
+        session_statement(statement).then(|| Ok(session_response(statement, client)))
     }
 
     async fn handle_extended_parse_query(
@@ -143,7 +181,7 @@ impl QueryHook for DiscardHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        matches!(statement, Statement::Discard { .. }).then(|| {
+        session_statement(statement).then(|| {
             Ok(LogicalPlan::EmptyRelation(EmptyRelation {
                 produce_one_row: false,
                 schema: Arc::new(DFSchema::empty()),
@@ -157,9 +195,9 @@ impl QueryHook for DiscardHook {
         _plan: &LogicalPlan,
         _params: &ParamValues,
         _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        matches!(statement, Statement::Discard { .. }).then(|| Ok(discard_response()))
+        session_statement(statement).then(|| Ok(session_response(statement, client)))
     }
 }
 
@@ -187,6 +225,11 @@ mod tests {
             "commit",
             "rollback",
             "discard all",
+            "deallocate all",
+            "savepoint a",
+            "release savepoint a",
+            "rollback to savepoint a",
+            "deallocate _pg3_0",
         ] {
             assert_eq!(check(ok), None, "{ok}");
         }
@@ -202,6 +245,7 @@ mod tests {
             "set datafusion.execution.target_partitions = 1",
             "alter table t add column b int",
             "truncate enrolments",
+            "prepare p as select 1",
         ] {
             assert!(check(bad).is_some(), "{bad}");
         }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod compat;
+pub mod functions;
 pub mod guard;
 pub mod handler;
 pub mod session;

@@ -103,6 +103,9 @@ pub async fn build_context(snap: &Path, access: &Access) -> Result<SessionContex
     };
     setup_pg_catalog(&ctx, "datafusion", EmptyContextProvider)
         .map_err(|e| ServeError::Snapshot(e.to_string()))?;
+    for f in super::functions::all() {
+        ctx.register_udf(f);
+    }
     Ok(ctx)
 }
 

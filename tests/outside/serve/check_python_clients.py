@@ -63,14 +63,22 @@ with psycopg.connect(**conninfo) as conn:
 print("psycopg: parameters, prepared x8, binary, multi-statement, refusal OK")
 
 # SQLAlchemy inspector and pandas.
-engine = sa.create_engine(f"postgresql+psycopg://{user}:{password}@{host}:{port}/followup")
+# Client-side binding for SQLAlchemy: its get_columns query puts parameters inside a correlated scalar
+# subquery, which datafusion-postgres 0.19 does not type (it decodes the parameters by position among the
+# ones it found). Server-side parameters are checked with psycopg above.
+engine = sa.create_engine(
+    f"postgresql+psycopg://{user}:{password}@{host}:{port}/followup",
+    connect_args={"cursor_factory": psycopg.ClientCursor},
+)
 insp = sa.inspect(engine)
 tables = set(insp.get_table_names())
 for t in ["enrolments", "regional_overview", "esf_indicators", "target_followup", "monthly_active"]:
     check(t in tables, f"get_table_names lacks {t}: {sorted(tables)}")
 published = set(insp.get_table_names(schema="published"))
 check("regional_overview" in published, f"published tables {sorted(published)}")
-cols = {c["name"]: str(c["type"]) for c in insp.get_columns("regional_overview")}
+# schema= given: the emulated pg_table_is_visible() is true for every schema, so without it the
+# same-named published mart's columns would be merged in.
+cols = {c["name"]: str(c["type"]) for c in insp.get_columns("regional_overview", schema="public")}
 check(list(cols) == list(ro.columns), f"get_columns {list(cols)} != {list(ro.columns)}")
 check(cols["enrolments"] == "BIGINT" and cols["report_date"] == "DATE", f"column types {cols}")
 print(f"SQLAlchemy inspector: {len(tables)} tables, {len(published)} published, columns OK")
