@@ -2,7 +2,8 @@
 # The test command (README): installs the outside readers (pyarrow and DuckDB, from PyPI) into a
 # virtualenv outside the clone, runs the Rust tests, then runs the bundled pipelines on the sample inputs
 # and reads the resulting warehouse with pyarrow and DuckDB, checking it against the generator's
-# EXPECTED.json ground truth.
+# EXPECTED.json ground truth. Finally it serves that warehouse over the PostgreSQL wire protocol and
+# checks it with psql, psycopg, SQLAlchemy, pandas, isql (ODBC) and pgjdbc (tests/outside/serve/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/followup-target}"
@@ -12,8 +13,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/outside/requirements.txt
+# Outside PostgreSQL clients for `followup serve` (psql, ODBC, JDBC), installed only when missing.
+bash tests/outside/serve/install_clients.sh
 
-cargo test --locked
+# Serve tests must not skip a missing client here, and the load test runs its full 30 s.
+FOLLOWUP_REQUIRE_CLIENTS=1 FOLLOWUP_SERVE_LOAD_SECS=30 cargo test --locked
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -23,3 +27,5 @@ status=0
 echo "== reading the warehouse as an outsider (pyarrow, DuckDB)"
 # The checker also verifies the exit code: 1 exactly when EXPECTED.json lists a file that must fail.
 "$VENV/bin/python" tests/outside/check_warehouse.py "$tmp/warehouse" sample-inputs --exit-code "$status"
+echo "== followup serve through psql, psycopg, SQLAlchemy, pandas, ODBC and JDBC"
+bash tests/outside/serve/run_clients.sh "$CARGO_TARGET_DIR/debug/followup" "$tmp/warehouse" "$VENV/bin/python"
