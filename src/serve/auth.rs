@@ -90,7 +90,7 @@ fn random_nonce() -> PgWireResult<String> {
 }
 
 /// `a=...` attributes of a SCRAM message.
-fn attr<'a>(msg: &'a str, key: char) -> Option<&'a str> {
+fn attr(msg: &str, key: char) -> Option<&str> {
     msg.split(',').find_map(|part| {
         let mut chars = part.chars();
         (chars.next() == Some(key) && chars.next() == Some('=')).then(|| &part[2..])
