@@ -14,7 +14,7 @@ use pgwire::api::auth::StartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, PgWireServerHandlers, Type, METADATA_USER,
@@ -118,7 +118,7 @@ async fn service_for(
     sessions: &Sessions,
     auth: &AuthConfig,
     client: &(impl ClientInfo + ?Sized),
-) -> PgWireResult<Arc<DfSessionService>> {
+) -> PgWireResult<(String, Arc<DfSessionService>)> {
     let access = access_of(auth, client)?;
     sessions.service(&access).await.map_err(to_pg)
 }
@@ -132,7 +132,7 @@ impl SimpleQueryHandler for FollowupService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let service = service_for(&self.sessions, &self.auth, client).await?;
+        let (_, service) = service_for(&self.sessions, &self.auth, client).await?;
         let query = super::compat::rewrite(query);
         <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &query).await
     }
@@ -160,11 +160,47 @@ impl ExtendedQueryHandler for FollowupService {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         // The plan was built at Parse time against one snapshot's session and carries that snapshot's
-        // tables; the current session only executes it.
-        let service = service_for(&self.sessions, &self.auth, client).await?;
+        // tables. When `current` has moved since, the statement is planned again on the new snapshot, so
+        // long-lived prepared statements (pgjdbc, connection pools) follow the nightly publication.
+        let (load_id, service) = service_for(&self.sessions, &self.auth, client).await?;
+        if let Some((planned_on, sql)) = untag(&portal.statement.statement.0) {
+            if planned_on != load_id && portal.statement.statement.1.is_some() {
+                let fresh = service
+                    .query_parser()
+                    .parse_sql(client, sql, &portal.statement.parameter_types)
+                    .await?;
+                if let Some((_, rest)) = fresh {
+                    let statement = StoredStatement::new(
+                        portal.statement.id.clone(),
+                        (tag(&load_id, sql), rest),
+                        portal.statement.parameter_types.clone(),
+                    );
+                    let mut replanned =
+                        Portal::new_cursor(portal.name.clone(), Arc::new(statement));
+                    replanned.parameter_format = portal.parameter_format.clone();
+                    replanned.parameters = portal.parameters.clone();
+                    replanned.result_column_format = portal.result_column_format.clone();
+                    replanned.state = portal.state.clone();
+                    return <DfSessionService as ExtendedQueryHandler>::do_query(
+                        &service, client, &replanned, max_rows,
+                    )
+                    .await;
+                }
+            }
+        }
         <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows)
             .await
     }
+}
+
+const TAG_SEPARATOR: char = '\u{1f}';
+
+fn tag(load_id: &str, sql: &str) -> String {
+    format!("{load_id}{TAG_SEPARATOR}{sql}")
+}
+
+fn untag(text: &str) -> Option<(&str, &str)> {
+    text.split_once(TAG_SEPARATOR)
 }
 
 pub struct FollowupParser {
@@ -186,9 +222,15 @@ impl QueryParser for FollowupParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let service = service_for(&self.sessions, &self.auth, client).await?;
+        let (load_id, service) = service_for(&self.sessions, &self.auth, client).await?;
         let sql = super::compat::rewrite(sql);
-        service.query_parser().parse_sql(client, &sql, types).await
+        let parsed = service
+            .query_parser()
+            .parse_sql(client, &sql, types)
+            .await?;
+        // The statement's text slot (used by datafusion-postgres for logging only) records the snapshot
+        // it was planned on and the SQL to plan it again.
+        Ok(parsed.map(|(_, rest)| (tag(&load_id, &sql), rest)))
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

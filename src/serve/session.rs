@@ -65,8 +65,11 @@ impl Sessions {
         Ok((id, snap))
     }
 
-    /// The session for `access` over the current snapshot.
-    pub async fn service(&self, access: &Access) -> Result<Arc<DfSessionService>, ServeError> {
+    /// The current snapshot's load id and its session for `access`.
+    pub async fn service(
+        &self,
+        access: &Access,
+    ) -> Result<(String, Arc<DfSessionService>), ServeError> {
         let (load_id, snap) = self.current()?;
         let scope_key = match access {
             Access::Full => String::new(),
@@ -76,7 +79,7 @@ impl Sessions {
         // Held while building: 32 clients arriving at a fresh snapshot build it once.
         let mut cache = self.cache.lock().await;
         if let Some(s) = cache.get(&key) {
-            return Ok(s.clone());
+            return Ok((load_id, s.clone()));
         }
         let ctx = build_context(&snap, access).await?;
         let service = Arc::new(DfSessionService::new_with_hooks(
@@ -87,7 +90,7 @@ impl Sessions {
         cache.retain(|(id, _), _| *id == load_id);
         cache.insert(key, service.clone());
         tracing::info!(load_id = %load_id, "serving snapshot");
-        Ok(service)
+        Ok((load_id, service))
     }
 }
 
