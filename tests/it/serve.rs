@@ -31,15 +31,13 @@ fn build_into(dir: &Path) {
     );
 }
 
-/// One warehouse shared by the tests that only read.
+/// One warehouse shared by the tests that only read, rebuilt once per test run under the target folder.
 fn built() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("followup-serve-")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-warehouse");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         build_into(&dir);
         dir
     })
