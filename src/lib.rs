@@ -1,7 +1,8 @@
 //! followup: nightly ETL from Swedish municipalities' ESF participant lists to a queryable regional
 //! warehouse. The flow, one module per stage: config → ingest → normalise → warehouse → models; `run`
 //! ties them together (and writes each snapshot's `report.html`), `query` answers SQL against a published
-//! snapshot and `export` writes its published marts as XLSX, CSV or Parquet. The binary is a thin CLI.
+//! snapshot, `export` writes its published marts as XLSX, CSV or Parquet and `serve` answers over the
+//! PostgreSQL wire protocol. The binary is a thin CLI.
 
 pub mod config;
 pub mod disclosure;
@@ -15,4 +16,5 @@ pub mod progress;
 pub mod query;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod warehouse;

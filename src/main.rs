@@ -104,6 +104,24 @@ enum Command {
         /// Export the marts WITHOUT disclosure control (for authorised analysts only).
         #[arg(long)]
         unsuppressed: bool,
+    /// Serve the published warehouse read-only over the PostgreSQL wire protocol (psql, BI tools, ODBC, JDBC).
+    Serve {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// Address to listen on; anything but loopback needs --tls-cert/--tls-key and --users.
+        #[arg(long, default_value = "127.0.0.1:5433")]
+        listen: std::net::SocketAddr,
+        /// Users file (TOML, README): SCRAM-SHA-256 verifiers and optional kommunkod/project scopes.
+        /// Without it, loopback connections are trusted under any user name.
+        #[arg(long)]
+        users: Option<PathBuf>,
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Read a password from standard input and print its verifier for the users file.
+        #[arg(long)]
+        hash_password: bool,
     },
     /// Switch `current` back to the previous snapshot.
     Rollback {
@@ -240,6 +258,40 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             println!("current: {from} -> {to}");
             Ok(0)
         }
+        Command::Serve {
+            warehouse,
+            listen,
+            users,
+            tls_cert,
+            tls_key,
+            hash_password,
+        } => {
+            if hash_password {
+                return print_password_verifier();
+            }
+            let opts = followup::serve::ServeOptions {
+                warehouse,
+                listen,
+                users,
+                tls_cert,
+                tls_key,
+            };
+            runtime()?.block_on(async {
+                let server = followup::serve::Server::bind(&opts).await?;
+                if let Some(addr) = server.local_addr() {
+                    // Tests and scripts read this line to find a port chosen with :0.
+                    println!("listening on {addr}");
+                    use std::io::Write;
+                    std::io::stdout().flush().context("writing to stdout")?;
+                }
+                tokio::select! {
+                    _ = server.run() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                anyhow::Ok(())
+            })?;
+            Ok(0)
+        }
         Command::Query {
             warehouse,
             format,
@@ -268,6 +320,20 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn print_password_verifier() -> anyhow::Result<u8> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("empty password on standard input");
+    }
+    let verifier = followup::serve::users::ScramVerifier::from_password(password)?;
+    println!("{}", verifier.encode());
+    Ok(0)
 }
 
 fn print_summary(s: &run::RunSummary, warehouse: &Path) {

@@ -9,3 +9,4 @@ mod nightly;
 mod personnummer;
 mod readers;
 mod report;
+mod serve;
