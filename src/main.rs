@@ -104,6 +104,7 @@ enum Command {
         /// Export the marts WITHOUT disclosure control (for authorised analysts only).
         #[arg(long)]
         unsuppressed: bool,
+    },
     /// Serve the published warehouse read-only over the PostgreSQL wire protocol (psql, BI tools, ODBC, JDBC).
     Serve {
         #[arg(long, default_value = "warehouse")]
