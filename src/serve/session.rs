@@ -128,16 +128,7 @@ pub fn scope_filter(
     let mut conds = Vec::new();
     if !scope.municipalities.is_empty() {
         if has(MUNICIPALITY_COLUMN) {
-            conds.push(
-                col(MUNICIPALITY_COLUMN).in_list(
-                    scope
-                        .municipalities
-                        .iter()
-                        .map(|k| lit(k.clone()))
-                        .collect(),
-                    false,
-                ),
-            );
+            conds.push(in_municipalities(scope));
         } else if has(PROJECT_COLUMN) && has(SUBPROJECT_COLUMN) {
             let any = subprojects
                 .iter()
@@ -180,17 +171,8 @@ async fn scope_subprojects(
         .table("subprojects")
         .await
         .and_then(|df| {
-            df.filter(
-                col(MUNICIPALITY_COLUMN).in_list(
-                    scope
-                        .municipalities
-                        .iter()
-                        .map(|k| lit(k.clone()))
-                        .collect(),
-                    false,
-                ),
-            )?
-            .select_columns(&[PROJECT_COLUMN, SUBPROJECT_COLUMN])
+            df.filter(in_municipalities(scope))?
+                .select_columns(&[PROJECT_COLUMN, SUBPROJECT_COLUMN])
         })
         .map_err(err)?
         .collect()
@@ -310,4 +292,16 @@ impl TableProvider for ScopedTable {
         let plan = builder.build()?;
         state.create_physical_plan(&plan).await
     }
+}
+
+/// `municipality_code IN (<the scope's kommunkoder>)`.
+fn in_municipalities(scope: &Scope) -> Expr {
+    col(MUNICIPALITY_COLUMN).in_list(
+        scope
+            .municipalities
+            .iter()
+            .map(|k| lit(k.clone()))
+            .collect(),
+        false,
+    )
 }
