@@ -110,7 +110,7 @@ pub fn read_path(path: &std::path::Path) -> Result<Counts, ReadError> {
         .collect();
     let export = NaiveDate::from_ymd_opt(2022, 6, 30).expect("valid date");
     let mut ctx = FileContext::new(pipeline, source, &mapped, export, "fuzz".into(), None);
-    let mut pseudo = Pseudonymiser::new(b"followup fuzz key - not secret - at least 32 bytes");
+    let pseudo = Pseudonymiser::new(b"followup fuzz key - not secret - at least 32 bytes");
     let before = header.rows_before.len() as u64;
     let mut c = Counts {
         read: before,
@@ -119,7 +119,7 @@ pub fn read_path(path: &std::path::Path) -> Result<Counts, ReadError> {
     };
     let mut handle = |row: &RawRow, c: &mut Counts| {
         c.read += 1;
-        match ctx.normalise(row, &mut pseudo) {
+        match ctx.normalise(row, &pseudo) {
             RowOutcome::Skipped(_) => c.skipped += 1,
             RowOutcome::Enrolment(_) | RowOutcome::Activity(_) => c.loaded += 1,
             RowOutcome::Rejected(r) => {

@@ -238,10 +238,19 @@ pub fn builtin_value(field: &str, key: &str) -> Option<&'static str> {
 /// Normalise a value or header for comparison: NFC, trimmed, no-break spaces as spaces, runs of white space
 /// folded to one, lower case.
 pub fn fold_key(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(s.len());
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    // Almost every value is already NFC (always so for ASCII): then the composing pass is skipped.
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        fold_chars(s.chars(), s.len())
+    } else {
+        fold_chars(s.nfc(), s.len())
+    }
+}
+
+fn fold_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut space = false;
-    for c in s.nfc() {
+    for c in chars {
         let c = if c.is_whitespace() || c == '\u{a0}' || c == '\u{202f}' {
             ' '
         } else {

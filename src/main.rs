@@ -13,6 +13,9 @@ use followup::export::ExportFormat;
 use followup::query::OutputFormat;
 use followup::run::{self, RunOptions};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "followup",
@@ -78,6 +81,17 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
         sql: String,
+    },
+    /// Benchmarks only: run the SQL models over a folder of canonical tables (laid out like a snapshot)
+    /// and write each model to OUTPUT/<model>.parquet; prints {"models": {name: rows}} as JSON.
+    #[command(hide = true)]
+    Models {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, default_value = "sql")]
+        sql: PathBuf,
     },
     /// The last runs (time, duration, status, files, rows, rejects per rule, data tests), or one run's files.
     Status {
@@ -320,7 +334,19 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Models { input, output, sql } => run_models(&input, &output, &sql),
     }
+}
+
+fn run_models(input: &Path, output: &Path, sql: &Path) -> anyhow::Result<u8> {
+    std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+    let rows = runtime()?.block_on(followup::models::build_all(input, sql, output))?;
+    let models: serde_json::Map<String, serde_json::Value> = rows
+        .into_iter()
+        .map(|(name, n)| (name, serde_json::Value::from(n)))
+        .collect();
+    println!("{}", serde_json::json!({ "models": models }));
+    Ok(0)
 }
 
 fn print_password_verifier() -> anyhow::Result<u8> {

@@ -62,7 +62,32 @@ pub fn session() -> SessionContext {
     let opts = config.options_mut();
     opts.execution.parquet.schema_force_view_types = false;
     opts.sql_parser.map_string_types_to_utf8view = false;
-    SessionContext::new_with_config(config)
+    // A bounded pool shared fairly by the spilling operators (sorts, aggregates): a model over millions of
+    // enrolments spills to the temp folder or fails with "resources exhausted", never takes the machine.
+    let pool = datafusion::execution::memory_pool::FairSpillPool::new(memory_limit_bytes());
+    match datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(pool))
+        .build_arc()
+    {
+        Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+        Err(e) => {
+            tracing::warn!("memory pool not set up ({e}); running without a limit");
+            SessionContext::new_with_config(config)
+        }
+    }
+}
+
+/// The query memory limit: `FOLLOWUP_MEMORY_LIMIT_MB`, else 4 GiB.
+fn memory_limit_bytes() -> usize {
+    const DEFAULT_MB: usize = 4096;
+    let mb = match std::env::var("FOLLOWUP_MEMORY_LIMIT_MB") {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(value = %v, "FOLLOWUP_MEMORY_LIMIT_MB is not a whole number of MB; using {DEFAULT_MB}");
+            DEFAULT_MB
+        }),
+        Err(_) => DEFAULT_MB,
+    };
+    mb.max(64) * 1024 * 1024
 }
 
 pub fn read_only() -> SQLOptions {
@@ -290,6 +315,36 @@ pub async fn materialise(
         sink.write(&batch)?;
     }
     Ok(sink.finish()?)
+}
+
+/// Build every model (not the tests) in order, each written to `output/<name>.parquet` and registered for
+/// the models after it. Returns (model, rows) in build order.
+pub async fn build(
+    ctx: &SessionContext,
+    models: &[Model],
+    output: &Path,
+) -> Result<Vec<(String, u64)>, ModelError> {
+    let mut built = Vec::new();
+    for m in models.iter().filter(|m| !m.is_test) {
+        let out = output.join(format!("{}.parquet", m.name));
+        let rows = materialise(ctx, m, &out).await?;
+        register_parquet(ctx, &m.name, &out).await?;
+        tracing::info!(model = %m.name, rows, "model built");
+        built.push((m.name.clone(), rows));
+    }
+    Ok(built)
+}
+
+/// The models alone over a folder laid out like a snapshot (the benchmarks' workload e).
+pub async fn build_all(
+    input: &Path,
+    sql_dir: &Path,
+    output: &Path,
+) -> Result<Vec<(String, u64)>, ModelError> {
+    let ctx = session();
+    register_snapshot(&ctx, input).await?;
+    let list = discover(&ctx, sql_dir)?;
+    build(&ctx, &list, output).await
 }
 
 /// Run a data test: the failing rows (at most `limit`) and their total count.

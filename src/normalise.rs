@@ -3,6 +3,7 @@
 //! Identity numbers are pseudonymised here and go no further.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
 use hmac::{Hmac, Mac};
@@ -24,13 +25,19 @@ pub fn clip(s: &str) -> String {
 }
 
 /// Keyed pseudonymisation: participant_id = hex(HMAC-SHA256(key, canonical 12-character number)).
-/// One HMAC per distinct number per run; the keyed state is cloned, not rebuilt.
+/// The keyed state is built once and cloned per number. Digests are cached per distinct number, shared by
+/// the threads that read files in parallel, in a bounded table (compact keys and values), so memory stays
+/// flat however many people a run sees: past [`CACHE_ENTRIES`] numbers a shard is emptied and refilled.
 pub struct Pseudonymiser {
     mac: Hmac<Sha256>,
-    cache: HashMap<String, String>,
+    shards: Vec<Mutex<HashMap<[u8; 16], [u8; 32]>>>,
     /// Short public fingerprint of the key, so analysts can see when the key changed (linkage breaks).
     pub fingerprint: String,
 }
+
+const CACHE_SHARDS: usize = 16;
+/// About 60 MB of cache at most.
+pub const CACHE_ENTRIES: usize = 1 << 20;
 
 impl Pseudonymiser {
     pub fn new(key: &[u8]) -> Self {
@@ -41,37 +48,69 @@ impl Pseudonymiser {
         let fingerprint = hex::encode(&fp.finalize().into_bytes()[..6]);
         Pseudonymiser {
             mac,
-            cache: HashMap::new(),
+            shards: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
             fingerprint,
         }
     }
 
-    pub fn pseudonym(&mut self, canonical: &str) -> String {
-        if let Some(p) = self.cache.get(canonical) {
-            return p.clone();
-        }
-        let mut m = self.mac.clone();
-        m.update(canonical.as_bytes());
-        let p = hex::encode(m.finalize().into_bytes());
-        self.cache.insert(canonical.to_string(), p.clone());
-        p
+    /// The participant id of a canonical number, as lowercase hex.
+    pub fn pseudonym(&self, canonical: &str) -> String {
+        hex::encode(self.digest(canonical))
     }
+
+    /// The raw HMAC of a canonical number.
+    pub fn digest(&self, canonical: &str) -> [u8; 32] {
+        let bytes = canonical.as_bytes();
+        if bytes.len() >= 16 {
+            return self.compute(bytes);
+        }
+        let mut key = [0u8; 16];
+        key[..bytes.len()].copy_from_slice(bytes);
+        key[15] = bytes.len() as u8;
+        let shard = key
+            .iter()
+            .fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(b as usize));
+        let shard = &self.shards[shard % CACHE_SHARDS];
+        if let Some(d) = lock(shard).get(&key) {
+            return *d;
+        }
+        let d = self.compute(bytes);
+        let mut map = lock(shard);
+        if map.len() >= CACHE_ENTRIES / CACHE_SHARDS {
+            map.clear();
+        }
+        map.insert(key, d);
+        d
+    }
+
+    fn compute(&self, bytes: &[u8]) -> [u8; 32] {
+        let mut m = self.mac.clone();
+        m.update(bytes);
+        m.finalize().into_bytes().into()
+    }
+}
+
+/// A poisoned cache shard only means another thread panicked mid-insert; the map itself is still sound.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Debug, Clone)]
 pub struct Lineage {
-    pub source_file: String,
-    pub source_sheet: Option<String>,
+    pub source_file: Arc<str>,
+    pub source_sheet: Option<Arc<str>>,
     pub source_row: u64,
     pub export_date: NaiveDate,
 }
 
 #[derive(Debug, Clone)]
 pub struct Enrolment {
-    pub project_id: String,
-    pub subproject_id: String,
-    pub municipality_code: String,
-    pub county_code: String,
+    pub project_id: Arc<str>,
+    pub subproject_id: Arc<str>,
+    pub municipality_code: Arc<str>,
+    pub county_code: Arc<str>,
     pub participant_id: String,
     pub id_kind: &'static str,
     pub gender: &'static str,
@@ -98,9 +137,9 @@ pub struct Enrolment {
 
 #[derive(Debug, Clone)]
 pub struct Activity {
-    pub project_id: String,
-    pub subproject_id: String,
-    pub municipality_code: String,
+    pub project_id: Arc<str>,
+    pub subproject_id: Arc<str>,
+    pub municipality_code: Arc<str>,
     pub participant_id: String,
     pub activity_type: &'static str,
     pub activity_raw: String,
@@ -136,10 +175,15 @@ pub struct FileContext<'a> {
     values: HashMap<&'static str, HashMap<String, String>>,
     date_formats: Vec<String>,
     export_date: NaiveDate,
-    source_file: String,
-    source_sheet: Option<String>,
-    /// Keys already loaded from this file: (sub-project, participant, start date, activity type).
-    seen: HashSet<(String, String, NaiveDate, &'static str)>,
+    source_file: Arc<str>,
+    source_sheet: Option<Arc<str>>,
+    /// Shared per-file strings, one clone per row instead of one allocation: the project id and, per
+    /// sub-project, its id, municipality code and county code.
+    project_id: Arc<str>,
+    subproject_ids: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
+    /// Keys already loaded from this file: (participant digest prefix, sub-project, start date, activity
+    /// type), compact so a file of millions of rows keeps the set small. 128 bits of an HMAC do not collide.
+    seen: HashSet<([u8; 16], usize, NaiveDate, &'static str)>,
     subproject_keys: HashMap<String, usize>,
 }
 
@@ -197,8 +241,22 @@ impl<'a> FileContext<'a> {
             values,
             date_formats: source.date_formats.clone(),
             export_date,
-            source_file,
-            source_sheet,
+            source_file: source_file.into(),
+            source_sheet: source_sheet.map(Into::into),
+            project_id: pipeline.file.project.id.as_str().into(),
+            subproject_ids: pipeline
+                .file
+                .subprojects
+                .iter()
+                .map(|sp| {
+                    let m = sp.municipality_code.as_str();
+                    (
+                        sp.id.as_str().into(),
+                        m.into(),
+                        m.get(..2).unwrap_or(m).into(),
+                    )
+                })
+                .collect(),
             seen: HashSet::new(),
             subproject_keys,
         }
@@ -230,7 +288,7 @@ impl<'a> FileContext<'a> {
         allowed.iter().copied().find(|a| *a == key)
     }
 
-    pub fn normalise(&mut self, row: &RawRow, pseudo: &mut Pseudonymiser) -> RowOutcome {
+    pub fn normalise(&mut self, row: &RawRow, pseudo: &Pseudonymiser) -> RowOutcome {
         if row.cells.iter().all(Cell::is_blank) {
             return RowOutcome::Skipped("blank");
         }
@@ -487,15 +545,17 @@ impl<'a> FileContext<'a> {
             }]);
         };
         let ok = |r: Result<Option<&'static str>, ()>| r.ok().flatten();
-        let sp = &self.pipeline.file.subprojects[sp_index];
-        let participant_id = pseudo.pseudonym(&pnr.canonical);
+        let (sp_id, municipality, county) = &self.subproject_ids[sp_index];
+        let digest = pseudo.digest(&pnr.canonical);
         // Two different activities may start the same day; an enrolment may not.
         let key_activity = if is_activity {
             ok(activity_type).unwrap_or("")
         } else {
             ""
         };
-        let key = (sp.id.clone(), participant_id.clone(), start, key_activity);
+        let mut prefix = [0u8; 16];
+        prefix.copy_from_slice(&digest[..16]);
+        let key = (prefix, sp_index, start, key_activity);
         if !self.seen.insert(key) {
             return RowOutcome::Rejected(vec![Reject {
                 rule: "duplicate_row",
@@ -508,6 +568,7 @@ impl<'a> FileContext<'a> {
                 raw_value: None,
             }]);
         }
+        let participant_id = hex::encode(digest);
         let lineage = Lineage {
             source_file: self.source_file.clone(),
             source_sheet: self.source_sheet.clone(),
@@ -516,9 +577,9 @@ impl<'a> FileContext<'a> {
         };
         if is_activity {
             return RowOutcome::Activity(Box::new(Activity {
-                project_id: project.id.clone(),
-                subproject_id: sp.id.clone(),
-                municipality_code: sp.municipality_code.clone(),
+                project_id: self.project_id.clone(),
+                subproject_id: sp_id.clone(),
+                municipality_code: municipality.clone(),
                 participant_id,
                 activity_type: ok(activity_type).unwrap_or("other"),
                 activity_raw: self
@@ -542,10 +603,10 @@ impl<'a> FileContext<'a> {
         let gender = pnr.gender.as_str();
         let stated = ok(gender_stated);
         RowOutcome::Enrolment(Box::new(Enrolment {
-            project_id: project.id.clone(),
-            subproject_id: sp.id.clone(),
-            municipality_code: sp.municipality_code.clone(),
-            county_code: sp.municipality_code[..2].to_string(),
+            project_id: self.project_id.clone(),
+            subproject_id: sp_id.clone(),
+            municipality_code: municipality.clone(),
+            county_code: county.clone(),
             participant_id,
             id_kind: pnr.kind.as_str(),
             gender,
@@ -755,6 +816,24 @@ fn number_date(f: f64, formats: &[String]) -> Option<NaiveDate> {
 
 pub fn parse_date_text(t: &str, formats: &[String]) -> Option<NaiveDate> {
     for fmt in formats {
+        if fmt == "%Y-%m-%d" {
+            // The common case without chrono's format interpreter: exactly YYYY-MM-DD (anything else, such
+            // as 2021-2-1, still goes through chrono below).
+            let b = t.as_bytes();
+            let digits = |r: std::ops::Range<usize>| {
+                b[r].iter().try_fold(0u32, |n, &c| {
+                    c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+                })
+            };
+            if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+                if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
+                    match NaiveDate::from_ymd_opt(y as i32, m, d) {
+                        Some(date) => return Some(date),
+                        None => continue,
+                    }
+                }
+            }
+        }
         if fmt == "%Y%m%d" {
             // chrono's %Y is greedy without separators; parse the eight digits by hand.
             if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {

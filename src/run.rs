@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -318,66 +322,163 @@ fn sha256_file(path: &Path) -> std::io::Result<(String, i64)> {
     Ok((hex::encode(h.finalize()), n))
 }
 
-/// Per-file part files, created on first use and removed if the file fails.
+/// Rows on their way to a file's part files.
+enum Part {
+    Enrolments(Vec<Enrolment>),
+    Activities(Vec<Activity>),
+    Rejects(Vec<RejectRow>),
+}
+
+/// Per-file part files, created on first use and removed if the file fails. Batches are encoded and
+/// compressed on a writer thread while the next rows are normalised; the channel holds two batches, so
+/// memory stays at a few batches per file.
 struct FileParts {
-    dir: PathBuf,
-    stem: String,
-    load_id: String,
     enrolments: Vec<Enrolment>,
     activities: Vec<Activity>,
     rejects: Vec<RejectRow>,
-    sinks: BTreeMap<&'static str, ParquetSink>,
+    tx: Option<SyncSender<Part>>,
+    writer: Option<JoinHandle<Result<(), WarehouseError>>>,
 }
 
 const BATCH: usize = 8192;
 
-impl FileParts {
+/// The writer thread's side: one Parquet sink per staged table, opened on first use.
+struct PartWriter {
+    dir: PathBuf,
+    stem: String,
+    load_id: String,
+    sinks: BTreeMap<&'static str, ParquetSink>,
+}
+
+impl PartWriter {
     fn sink(&mut self, table: &'static str) -> Result<&mut ParquetSink, WarehouseError> {
-        if !self.sinks.contains_key(table) {
-            let dir = self.dir.join(table);
-            std::fs::create_dir_all(&dir).map_err(warehouse::io_err(&dir))?;
-            let path = dir.join(format!("{}.parquet", self.stem));
-            let schema = match table {
-                "enrolment_rows" => warehouse::enrolment_rows_schema(),
-                "activity_rows" => warehouse::activity_rows_schema(),
-                _ => warehouse::rejects_schema(),
-            };
-            self.sinks
-                .insert(table, ParquetSink::create(&path, schema)?);
+        match self.sinks.entry(table) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let dir = self.dir.join(table);
+                std::fs::create_dir_all(&dir).map_err(warehouse::io_err(&dir))?;
+                let schema = match table {
+                    "enrolment_rows" => warehouse::enrolment_rows_schema(),
+                    "activity_rows" => warehouse::activity_rows_schema(),
+                    _ => warehouse::rejects_schema(),
+                };
+                let path = dir.join(format!("{}.parquet", self.stem));
+                Ok(e.insert(ParquetSink::create(&path, schema)?))
+            }
         }
-        // Inserted just above when missing.
-        self.sinks.get_mut(table).ok_or_else(|| WarehouseError::Io {
-            path: self.dir.clone(),
-            source: std::io::Error::other("sink vanished"),
-        })
     }
 
-    fn flush(&mut self, all: bool) -> Result<(), WarehouseError> {
-        if self.enrolments.len() >= BATCH || (all && !self.enrolments.is_empty()) {
-            let b = warehouse::enrolment_batch(&self.enrolments, &self.load_id)?;
-            self.sink("enrolment_rows")?.write(&b)?;
-            self.enrolments.clear();
-        }
-        if self.activities.len() >= BATCH || (all && !self.activities.is_empty()) {
-            let b = warehouse::activity_batch(&self.activities, &self.load_id)?;
-            self.sink("activity_rows")?.write(&b)?;
-            self.activities.clear();
-        }
-        if self.rejects.len() >= BATCH || (all && !self.rejects.is_empty()) {
-            let b = warehouse::reject_batch(&self.rejects, &self.load_id)?;
-            self.sink("rejects")?.write(&b)?;
-            self.rejects.clear();
-        }
-        Ok(())
+    fn write(&mut self, part: Part) -> Result<(), WarehouseError> {
+        let (table, batch) = match part {
+            Part::Enrolments(rows) => (
+                "enrolment_rows",
+                warehouse::enrolment_batch(&rows, &self.load_id)?,
+            ),
+            Part::Activities(rows) => (
+                "activity_rows",
+                warehouse::activity_batch(&rows, &self.load_id)?,
+            ),
+            Part::Rejects(rows) => ("rejects", warehouse::reject_batch(&rows, &self.load_id)?),
+        };
+        self.sink(table)?.write(&batch)
     }
 
-    fn finish(mut self) -> Result<(), WarehouseError> {
-        self.flush(true)?;
+    fn run(mut self, rx: Receiver<Part>) -> Result<(), WarehouseError> {
+        for part in rx {
+            self.write(part)?;
+        }
         for (_, s) in std::mem::take(&mut self.sinks) {
             s.finish()?;
         }
         Ok(())
     }
+}
+
+impl FileParts {
+    fn new(dir: &Path, stem: String, load_id: &str) -> Result<Self, WarehouseError> {
+        let (tx, rx) = sync_channel(2);
+        let writer = PartWriter {
+            dir: dir.to_path_buf(),
+            stem,
+            load_id: load_id.to_string(),
+            sinks: BTreeMap::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("followup-parquet".into())
+            .spawn(move || writer.run(rx))
+            .map_err(warehouse::io_err(dir))?;
+        Ok(FileParts {
+            enrolments: Vec::new(),
+            activities: Vec::new(),
+            rejects: Vec::new(),
+            tx: Some(tx),
+            writer: Some(handle),
+        })
+    }
+
+    fn send(&mut self, part: Part) -> Result<(), WarehouseError> {
+        if self.tx.as_ref().is_some_and(|tx| tx.send(part).is_ok()) {
+            return Ok(());
+        }
+        // The writer stopped: its own error says why.
+        self.join()?;
+        Err(WarehouseError::Io {
+            path: PathBuf::from("staging"),
+            source: std::io::Error::other("the Parquet writer stopped"),
+        })
+    }
+
+    fn flush(&mut self, all: bool) -> Result<(), WarehouseError> {
+        if self.enrolments.len() >= BATCH || (all && !self.enrolments.is_empty()) {
+            let rows = std::mem::replace(&mut self.enrolments, Vec::with_capacity(BATCH));
+            self.send(Part::Enrolments(rows))?;
+        }
+        if self.activities.len() >= BATCH || (all && !self.activities.is_empty()) {
+            let rows = std::mem::take(&mut self.activities);
+            self.send(Part::Activities(rows))?;
+        }
+        if self.rejects.len() >= BATCH || (all && !self.rejects.is_empty()) {
+            let rows = std::mem::take(&mut self.rejects);
+            self.send(Part::Rejects(rows))?;
+        }
+        Ok(())
+    }
+
+    /// Close the channel and wait for the writer; its error, or a panic, comes back here.
+    fn join(&mut self) -> Result<(), WarehouseError> {
+        self.tx = None;
+        match self.writer.take() {
+            None => Ok(()),
+            Some(h) => h.join().unwrap_or_else(|p| {
+                Err(WarehouseError::Io {
+                    path: PathBuf::from("staging"),
+                    source: std::io::Error::other(format!(
+                        "the Parquet writer panicked: {}",
+                        panic_message(p.as_ref())
+                    )),
+                })
+            }),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), WarehouseError> {
+        self.flush(true)?;
+        self.join()
+    }
+}
+
+impl Drop for FileParts {
+    /// A failed file still waits for its writer, so its part files are closed before they are removed.
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 struct FileJob<'a> {
@@ -452,7 +553,7 @@ fn process_file(
     job: &FileJob<'_>,
     staging: &Path,
     load_id: &str,
-    pseudo: &mut Pseudonymiser,
+    pseudo: &Pseudonymiser,
     previous: Option<&Previous>,
 ) -> FileLoad {
     let mut load = FileLoad {
@@ -491,30 +592,20 @@ fn process_file(
             remove_parts(staging, &stem);
         }
     }
-    let mut parts = FileParts {
-        dir: staging.to_path_buf(),
-        stem,
-        load_id: load_id.to_string(),
-        enrolments: Vec::new(),
-        activities: Vec::new(),
-        rejects: Vec::new(),
-        sinks: BTreeMap::new(),
-    };
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        ingest_rows(job, &mut load, &mut parts, pseudo)
-    }));
-    let outcome = match result {
-        Ok(r) => r,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(FileFailure::Read(ReadError::Panic(msg)))
-        }
-    };
-    match outcome.and_then(|()| parts.finish().map_err(FileFailure::Write)) {
+    let outcome = FileParts::new(staging, stem, load_id)
+        .map_err(FileFailure::Write)
+        .and_then(|mut parts| {
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                ingest_rows(job, &mut load, &mut parts, pseudo)
+            }));
+            match result {
+                Ok(r) => r.and_then(|()| parts.finish().map_err(FileFailure::Write)),
+                Err(p) => Err(FileFailure::Read(ReadError::Panic(panic_message(
+                    p.as_ref(),
+                )))),
+            }
+        });
+    match outcome {
         Ok(()) => {
             load.status = "loaded".into();
         }
@@ -544,7 +635,7 @@ fn ingest_rows(
     job: &FileJob<'_>,
     load: &mut FileLoad,
     parts: &mut FileParts,
-    pseudo: &mut Pseudonymiser,
+    pseudo: &Pseudonymiser,
 ) -> Result<(), FileFailure> {
     let source = job.source;
     let opts = read_options(source);
@@ -617,12 +708,23 @@ fn ingest_rows(
         for row in &pending {
             handle(row, load, parts)?;
         }
-        while let Some(row) = src.next_row()? {
-            handle(&row, load, parts)?;
-        }
-        let warnings = &src.info().warnings;
+        let read: Vec<usize> = mapped.iter().filter_map(|(_, _, c)| *c).collect();
+        src.keep_columns(&read);
+        // The file is parsed and decoded on its own thread, a chunk of rows ahead of normalisation.
+        let (tx, rx) = sync_channel::<Result<Vec<ingest::RawRow>, ReadError>>(4);
+        let warnings = std::thread::scope(|scope| -> Result<Vec<String>, FileFailure> {
+            let reader = scope.spawn(move || read_chunks(src, tx));
+            for chunk in rx {
+                for row in &chunk? {
+                    handle(row, load, parts)?;
+                }
+            }
+            reader
+                .join()
+                .map_err(|p| FileFailure::Read(ReadError::Panic(panic_message(p.as_ref()))))
+        })?;
         if !warnings.is_empty() {
-            for w in warnings {
+            for w in &warnings {
                 warn!(file = %job.display, "{w}");
             }
             load.warnings = Some(warnings.join("; "));
@@ -630,6 +732,85 @@ fn ingest_rows(
         Ok(())
     })();
     result
+}
+
+/// Process files on as many workers as there are cores (small files are bound by per-file work, large
+/// ones by their own reader, normaliser and writer threads). Results come back in the order of `jobs`.
+fn process_files(
+    jobs: &[&FileJob<'_>],
+    staging: &Path,
+    load_id: &str,
+    pseudo: &Pseudonymiser,
+    previous: Option<&Previous>,
+    progress: &crate::progress::Progress,
+) -> Vec<FileLoad> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<FileLoad>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let (Some(job), Some(slot)) = (jobs.get(i), results.get(i)) else {
+                    break;
+                };
+                progress.file(&job.display);
+                let load = process_file(job, staging, load_id, pseudo, previous);
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(load);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Rows per message from a file's reader thread to its normaliser.
+const CHUNK: usize = 1024;
+
+/// The reader thread: send the rows in chunks, then a read error if one stops the file; return the
+/// reader's warnings. Stops early when the normaliser has hung up (the file failed).
+fn read_chunks(
+    mut src: Box<dyn RowSource>,
+    tx: SyncSender<Result<Vec<ingest::RawRow>, ReadError>>,
+) -> Vec<String> {
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut end = None;
+        while chunk.len() < CHUNK {
+            match src.next_row() {
+                Ok(Some(row)) => chunk.push(row),
+                Ok(None) => {
+                    end = Some(Ok(()));
+                    break;
+                }
+                Err(e) => {
+                    end = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+            break;
+        }
+        match end {
+            None => {}
+            Some(Ok(())) => break,
+            Some(Err(e)) => {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    }
+    src.info().warnings.clone()
 }
 
 /// How the readers should open a source's files.
@@ -741,7 +922,7 @@ async fn run_locked(
         }
     });
 
-    let mut pseudo = Pseudonymiser::new(&key.bytes);
+    let pseudo = Pseudonymiser::new(&key.bytes);
     let progress = crate::progress::Progress::new(count_files(pipelines, opts.only.as_deref()));
     for pipeline in pipelines {
         if opts
@@ -757,6 +938,8 @@ async fn run_locked(
             .map(|b| hex::encode(Sha256::digest(&b)))
             .unwrap_or_default();
         let dir = pipeline.input_dir();
+        // Every file of the project in plan order; a source whose globs fail is a failed load in its place.
+        let mut planned: Vec<Result<FileJob<'_>, FileLoad>> = Vec::new();
         for (i, source) in pipeline.file.sources.iter().enumerate() {
             let source_id = source.id.clone().unwrap_or_else(|| {
                 source
@@ -769,7 +952,7 @@ async fn run_locked(
                 Ok(f) => f,
                 Err(e) => {
                     error!(project = pipeline.project_id(), source = %source_id, "{e}");
-                    summary.files.push(FileLoad {
+                    planned.push(Err(FileLoad {
                         load_id: load_id.to_string(),
                         project_id: pipeline.project_id().to_string(),
                         source_id: Some(source_id.clone()),
@@ -777,7 +960,7 @@ async fn run_locked(
                         status: "failed".into(),
                         error: Some(e),
                         ..Default::default()
-                    });
+                    }));
                     continue;
                 }
             };
@@ -785,29 +968,44 @@ async fn run_locked(
                 warn!(project = pipeline.project_id(), source = %source_id, globs = ?source.files, "no files match this source");
             }
             for path in files {
-                let job = FileJob {
+                planned.push(Ok(FileJob {
                     pipeline,
                     source,
                     source_id: source_id.clone(),
                     display: display_path(&path, pipeline),
                     path,
                     config_fingerprint: &config_fingerprint,
-                };
-                progress.file(&job.display);
-                let load = process_file(&job, &staging, load_id, &mut pseudo, previous.as_ref());
-                match load.status.as_str() {
-                    "failed" => {
-                        error!(project = %load.project_id, file = %load.path, error = load.error.as_deref().unwrap_or(""), "file not loaded");
-                        if let Some(k) = &load.cache_key {
-                            remove_parts(&staging, &part_stem(pipeline.project_id(), k));
-                        }
-                    }
-                    status => {
-                        info!(project = %load.project_id, file = %load.path, status, rows_read = load.rows_read, rows_loaded = load.rows_loaded, rows_rejected = load.rows_rejected, rows_skipped = load.rows_skipped, "file loaded");
+                }));
+            }
+        }
+        let jobs: Vec<&FileJob<'_>> = planned.iter().filter_map(|p| p.as_ref().ok()).collect();
+        let mut loads = process_files(
+            &jobs,
+            &staging,
+            load_id,
+            &pseudo,
+            previous.as_ref(),
+            &progress,
+        )
+        .into_iter();
+        for plan in &planned {
+            let load = match plan {
+                Err(failed) => failed.clone(),
+                // One result per job, in order.
+                Ok(_) => loads.next().unwrap_or_default(),
+            };
+            match load.status.as_str() {
+                "failed" => {
+                    error!(project = %load.project_id, file = %load.path, error = load.error.as_deref().unwrap_or(""), "file not loaded");
+                    if let Some(k) = &load.cache_key {
+                        remove_parts(&staging, &part_stem(pipeline.project_id(), k));
                     }
                 }
-                summary.files.push(load);
+                status => {
+                    info!(project = %load.project_id, file = %load.path, status, rows_read = load.rows_read, rows_loaded = load.rows_loaded, rows_rejected = load.rows_rejected, rows_skipped = load.rows_skipped, "file loaded");
+                }
             }
+            summary.files.push(load);
         }
     }
     progress.stage("building the warehouse");
@@ -882,13 +1080,7 @@ async fn run_locked(
     let ctx = models::session();
     models::register_snapshot(&ctx, &staging).await?;
     let list = models::discover(&ctx, &opts.sql_dir)?;
-    for m in list.iter().filter(|m| !m.is_test) {
-        let out = staging.join(format!("{}.parquet", m.name));
-        let rows = models::materialise(&ctx, m, &out).await?;
-        models::register_parquet(&ctx, &m.name, &out).await?;
-        info!(model = %m.name, rows, "model built");
-        summary.models.push((m.name.clone(), rows));
-    }
+    summary.models = models::build(&ctx, &list, &staging).await?;
     for m in list.iter().filter(|m| m.is_test) {
         summary.tests_run += 1;
         let (n, _) = models::run_test(&ctx, m).await?;

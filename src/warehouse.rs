@@ -275,7 +275,7 @@ macro_rules! lineage_cols {
     ($rows:expr, $load_id:expr) => {
         vec![
             dates($rows.iter().map(|r| Some(r.lineage.export_date))),
-            strs($rows.iter().map(|r| Some(r.lineage.source_file.as_str()))),
+            strs($rows.iter().map(|r| Some(r.lineage.source_file.as_ref()))),
             strs($rows.iter().map(|r| r.lineage.source_sheet.as_deref())),
             ints($rows.iter().map(|r| Some(r.lineage.source_row as i64))),
             strs($rows.iter().map(|_| Some($load_id))),
@@ -285,10 +285,10 @@ macro_rules! lineage_cols {
 
 pub fn enrolment_batch(rows: &[Enrolment], load_id: &str) -> Result<RecordBatch> {
     let mut cols = vec![
-        strs(rows.iter().map(|r| Some(r.project_id.as_str()))),
-        strs(rows.iter().map(|r| Some(r.subproject_id.as_str()))),
-        strs(rows.iter().map(|r| Some(r.municipality_code.as_str()))),
-        strs(rows.iter().map(|r| Some(r.county_code.as_str()))),
+        strs(rows.iter().map(|r| Some(r.project_id.as_ref()))),
+        strs(rows.iter().map(|r| Some(r.subproject_id.as_ref()))),
+        strs(rows.iter().map(|r| Some(r.municipality_code.as_ref()))),
+        strs(rows.iter().map(|r| Some(r.county_code.as_ref()))),
         strs(rows.iter().map(|r| Some(r.participant_id.as_str()))),
         strs(rows.iter().map(|r| Some(r.id_kind))),
         strs(rows.iter().map(|r| Some(r.gender))),
@@ -317,9 +317,9 @@ pub fn enrolment_batch(rows: &[Enrolment], load_id: &str) -> Result<RecordBatch>
 
 pub fn activity_batch(rows: &[Activity], load_id: &str) -> Result<RecordBatch> {
     let mut cols = vec![
-        strs(rows.iter().map(|r| Some(r.project_id.as_str()))),
-        strs(rows.iter().map(|r| Some(r.subproject_id.as_str()))),
-        strs(rows.iter().map(|r| Some(r.municipality_code.as_str()))),
+        strs(rows.iter().map(|r| Some(r.project_id.as_ref()))),
+        strs(rows.iter().map(|r| Some(r.subproject_id.as_ref()))),
+        strs(rows.iter().map(|r| Some(r.municipality_code.as_ref()))),
         strs(rows.iter().map(|r| Some(r.participant_id.as_str()))),
         strs(rows.iter().map(|r| Some(r.activity_type))),
         strs(rows.iter().map(|r| Some(r.activity_raw.as_str()))),
@@ -344,7 +344,7 @@ pub struct RejectRow {
 
 pub fn reject_batch(rows: &[RejectRow], load_id: &str) -> Result<RecordBatch> {
     let cols = vec![
-        strs(rows.iter().map(|r| Some(r.project_id.as_str()))),
+        strs(rows.iter().map(|r| Some(r.project_id.as_ref()))),
         strs(rows.iter().map(|r| Some(r.source_file.as_str()))),
         strs(rows.iter().map(|r| r.source_sheet.as_deref())),
         ints(rows.iter().map(|r| r.source_row.map(|n| n as i64))),
@@ -385,7 +385,7 @@ pub struct FileLoad {
 pub fn file_loads_batch(rows: &[FileLoad]) -> Result<RecordBatch> {
     let cols = vec![
         strs(rows.iter().map(|r| Some(r.load_id.as_str()))),
-        strs(rows.iter().map(|r| Some(r.project_id.as_str()))),
+        strs(rows.iter().map(|r| Some(r.project_id.as_ref()))),
         strs(rows.iter().map(|r| r.source_id.as_deref())),
         strs(rows.iter().map(|r| Some(r.path.as_str()))),
         strs(rows.iter().map(|r| r.sha256.as_deref())),

@@ -30,26 +30,52 @@ stints as (
     from enrolments as e
 ),
 
+-- Each stint is expanded into the months it touches (from its start month to its end month, or the report
+-- date's), then joined to the project's months by equality: linear in the number of stints, where joining
+-- every stint to every month of the project by a date range grew with stints × months.
+stint_months as (
+    select
+        s.level, s.project_id, s.scope_subproject_id as subproject_id, s.gender, s.participant_id,
+        s.start_date,
+        unnest(generate_series(
+            cast(date_trunc('month', s.start_date) as date),
+            cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date)) as date),
+            interval '1 month'
+        )) as month
+    from stints as s
+    join projects as p on p.project_id = s.project_id
+    where s.start_date <= p.report_date
+),
+
 active as (
     select
-        s.level, s.project_id, s.scope_subproject_id as subproject_id, b.month, s.gender,
-        count(distinct s.participant_id) as active
-    from stints as s
+        sm.level, sm.project_id, sm.subproject_id, sm.month, sm.gender,
+        count(distinct sm.participant_id) as active
+    from stint_months as sm
+    join month_bounds as b on b.project_id = sm.project_id and b.month = sm.month
+    where sm.start_date <= b.month_end
+    group by sm.level, sm.project_id, sm.subproject_id, sm.month, sm.gender
+),
+
+-- A person's first start and exit each fall in one month: joined to that month by equality.
+flow_events as (
+    select ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender, 1 as starts, 0 as exits
+    from participant_scopes as ps
     join month_bounds as b
-        on b.project_id = s.project_id
-        and s.start_date <= b.month_end
-        and (s.end_date is null or s.end_date >= b.month)
-    group by s.level, s.project_id, s.scope_subproject_id, b.month, s.gender
+        on b.project_id = ps.project_id and b.month = cast(date_trunc('month', ps.first_start) as date)
+    where ps.first_start <= b.month_end
+    union all
+    select ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender, 0 as starts, 1 as exits
+    from participant_scopes as ps
+    join month_bounds as b
+        on b.project_id = ps.project_id and b.month = cast(date_trunc('month', ps.exit_date) as date)
+    where ps.exited and ps.exit_date <= b.month_end
 ),
 
 flows as (
-    select
-        ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender,
-        sum(case when ps.first_start between b.month and b.month_end then 1 else 0 end) as starts,
-        sum(case when ps.exited and ps.exit_date between b.month and b.month_end then 1 else 0 end) as exits
-    from participant_scopes as ps
-    join month_bounds as b on b.project_id = ps.project_id
-    group by ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender
+    select level, project_id, subproject_id, month, gender, sum(starts) as starts, sum(exits) as exits
+    from flow_events
+    group by level, project_id, subproject_id, month, gender
 ),
 
 by_gender as (

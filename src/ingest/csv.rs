@@ -39,18 +39,18 @@ struct LineTracker<R> {
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            match b {
-                b'\n' => {
-                    self.lines.push_back((self.line_start, self.line_blank));
-                    self.line_start = self.offset + 1;
-                    self.line_blank = true;
-                }
-                b'\r' => {}
-                _ => self.line_blank = false,
-            }
-            self.offset += 1;
+        let data = &buf[..n];
+        let only_cr = |seg: &[u8]| seg.iter().all(|&b| b == b'\r');
+        let mut pos = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
+            let blank = self.line_blank && only_cr(&data[pos..nl]);
+            self.lines.push_back((self.line_start, blank));
+            self.line_start = self.offset + nl as u64 + 1;
+            self.line_blank = true;
+            pos = nl + 1;
         }
+        self.line_blank = self.line_blank && only_cr(&data[pos..]);
+        self.offset += n as u64;
         Ok(n)
     }
 }
@@ -83,10 +83,12 @@ impl<R> LineTracker<R> {
 }
 
 pub struct CsvSource {
-    reader: csv::Reader<LineTracker<Box<dyn Read>>>,
+    reader: csv::Reader<LineTracker<Box<dyn Read + Send>>>,
     record: csv::ByteRecord,
     enc: Enc,
     reencoded: u64,
+    /// Columns the mappings read (`keep_columns`); empty until the header is found, then all are decoded.
+    keep: Vec<bool>,
     info: FileInfo,
 }
 
@@ -144,7 +146,7 @@ impl CsvSource {
             (0, false)
         };
         file.seek(SeekFrom::Start(bom_len as u64))?;
-        let (enc, enc_name, reader): (Enc, &'static str, Box<dyn Read>) = if utf16 {
+        let (enc, enc_name, reader): (Enc, &'static str, Box<dyn Read + Send>) = if utf16 {
             // Excel's "Unicode text": UTF-16 with BOM; transcode to UTF-8 as it streams.
             let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
                 .bom_sniffing(true)
@@ -188,6 +190,7 @@ impl CsvSource {
             record: csv::ByteRecord::new(),
             enc,
             reencoded: 0,
+            keep: Vec::new(),
             info: FileInfo {
                 format: Some(Format::Csv),
                 sheet: None,
@@ -258,11 +261,19 @@ impl RowSource for CsvSource {
         let from = record.position().map_or(0, |p| p.byte());
         let line = self.reader.get_mut().record_line(from);
         let mut cells = Vec::with_capacity(record.len());
-        for field in record.iter() {
+        let mut non_blank = false;
+        for (i, field) in record.iter().enumerate() {
             if field.is_empty() {
                 cells.push(Cell::Empty);
+            } else if non_blank
+                && !self.keep.is_empty()
+                && !self.keep.get(i).copied().unwrap_or(false)
+            {
+                cells.push(Cell::Unread);
             } else {
-                cells.push(Cell::Text(self.decode(field)));
+                let text = self.decode(field);
+                non_blank = non_blank || !text.trim().is_empty();
+                cells.push(Cell::Text(text));
             }
         }
         self.record = record;
@@ -271,5 +282,13 @@ impl RowSource for CsvSource {
 
     fn info(&self) -> &FileInfo {
         &self.info
+    }
+
+    fn keep_columns(&mut self, columns: &[usize]) {
+        let width = columns.iter().max().map_or(0, |m| m + 1);
+        self.keep = vec![false; width];
+        for &c in columns {
+            self.keep[c] = true;
+        }
     }
 }

@@ -24,6 +24,9 @@ pub enum Cell {
     DateTime(NaiveDateTime),
     /// An Excel error value such as `#N/A`.
     Error(String),
+    /// A non-empty value in a column no mapping reads, in a row already known not to be blank: not decoded
+    /// (names, addresses and the like are never even turned into text).
+    Unread,
 }
 
 impl Cell {
@@ -31,6 +34,7 @@ impl Cell {
         match self {
             Cell::Empty => true,
             Cell::Text(t) => t.trim().is_empty(),
+            Cell::Unread => false,
             _ => false,
         }
     }
@@ -40,7 +44,7 @@ impl Cell {
     pub fn as_text(&self) -> Option<std::borrow::Cow<'_, str>> {
         use std::borrow::Cow;
         match self {
-            Cell::Empty | Cell::Error(_) => None,
+            Cell::Empty | Cell::Error(_) | Cell::Unread => None,
             Cell::Text(t) => Some(Cow::Borrowed(t.as_str())),
             Cell::Int(i) => Some(Cow::Owned(i.to_string())),
             Cell::Number(f) => Some(Cow::Owned(number_text(*f))),
@@ -155,10 +159,14 @@ pub struct FileInfo {
     pub warnings: Vec<String>,
 }
 
-/// A stream of rows from one file.
-pub trait RowSource {
+/// A stream of rows from one file. `Send`: a file is read on its own thread while its rows are normalised.
+pub trait RowSource: Send {
     fn next_row(&mut self) -> Result<Option<RawRow>, ReadError>;
     fn info(&self) -> &FileInfo;
+    /// After the header: only these columns (0-based) are read by the mappings. A reader may then leave
+    /// other non-empty cells as [`Cell::Unread`] once a row has a non-blank cell (blank and total rows are
+    /// still recognised exactly).
+    fn keep_columns(&mut self, _columns: &[usize]) {}
     /// A single cell by absolute A1 coordinates (0-based row, col), for `export_date = { from = "cell" }`.
     fn cell_at(&self, _row: u32, _col: u32) -> Option<Cell> {
         None

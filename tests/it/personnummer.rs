@@ -152,7 +152,7 @@ fn age_counts_whole_years_and_leap_days() {
 #[test]
 fn pseudonym_is_hmac_sha256_rfc4231_vector() {
     // RFC 4231 test case 1: key = 0x0b * 20, data = "Hi There".
-    let mut p = Pseudonymiser::new(&[0x0b; 20]);
+    let p = Pseudonymiser::new(&[0x0b; 20]);
     assert_eq!(
         p.pseudonym("Hi There"),
         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
@@ -162,6 +162,6 @@ fn pseudonym_is_hmac_sha256_rfc4231_vector() {
         p.pseudonym("Hi There"),
         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
     );
-    let mut q = Pseudonymiser::new(&[0x0c; 20]);
+    let q = Pseudonymiser::new(&[0x0c; 20]);
     assert_ne!(q.pseudonym("Hi There"), p.pseudonym("Hi There"));
 }

@@ -368,3 +368,41 @@ fn excel_serials_follow_the_1900_system() {
         None
     );
 }
+
+#[test]
+fn columns_no_mapping_reads_are_left_undecoded_but_blank_and_total_rows_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ljusdal.csv");
+    let text_1252 = "Namn;Personnr;Startdatum;Adress\r\n\
+                     Åsa Öberg;199001012384;2021-02-01;Storgatan 1\r\n\
+                     Summa;;;\r\n\
+                     ;;;Bakgatan 2\r\n\
+                     ;;;\r\n";
+    let (bytes, _, bad) = encoding_rs::WINDOWS_1252.encode(text_1252);
+    assert!(!bad);
+    std::fs::write(&path, &bytes).unwrap();
+    let mut src = ingest::open(&path, &opts()).unwrap();
+    let asked = vec![
+        ("Personnr".to_string(), true),
+        ("Startdatum".to_string(), true),
+    ];
+    let (header, pending) = ingest::find_header(src.as_mut(), None, &asked).unwrap();
+    assert!(pending.is_empty());
+    assert_eq!(header.columns, vec![Some(1), Some(2)]);
+    src.keep_columns(&[1, 2]);
+    let mut rows = Vec::new();
+    while let Some(r) = src.next_row().unwrap() {
+        rows.push(r);
+    }
+    assert_eq!(rows.len(), 4);
+    // The first non-blank cell is always decoded (a total row is recognised by it) ...
+    assert_eq!(text(&rows[0].cells[0]), "Åsa Öberg");
+    assert_eq!(text(&rows[0].cells[2]), "2021-02-01");
+    // ... after it, columns no mapping reads are not turned into text.
+    assert_eq!(rows[0].cells[3], Cell::Unread);
+    assert_eq!(text(&rows[1].cells[0]), "Summa");
+    // A row holding only an unmapped value is not blank; an empty row is.
+    assert_eq!(text(&rows[2].cells[3]), "Bakgatan 2");
+    assert!(!rows[2].cells.iter().all(Cell::is_blank));
+    assert!(rows[3].cells.iter().all(Cell::is_blank));
+}
