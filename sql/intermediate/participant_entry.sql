@@ -1,16 +1,24 @@
 -- participant_entry: one row per person and project at the report date, with the characteristics of the
 -- first enrolment (ESF: output data come from the first entry; a re-entry merges) and the exit of the last
 -- (from participant_scopes). The base of the ESF indicators and of the target follow-up.
-with first_enrolment as (
-    select
-        e.*,
-        row_number() over (
-            partition by e.project_id, e.participant_id
-            order by e.start_date, e.subproject_id
-        ) as entry_rank
+-- The first enrolment is the one starting on the person's first start (participant_scopes), the lowest
+-- sub-project id breaking a tie; found with an aggregate and equality joins rather than row_number() over
+-- millions of one-person partitions, which is slow in DataFusion.
+with entry as (
+    select e.project_id, e.participant_id, e.start_date, min(e.subproject_id) as subproject_id
     from enrolments as e
-    join projects as p on p.project_id = e.project_id
-    where e.start_date <= p.report_date
+    join participant_scopes as s
+        on s.level = 'project' and s.project_id = e.project_id and s.participant_id = e.participant_id
+        and s.first_start = e.start_date
+    group by e.project_id, e.participant_id, e.start_date
+),
+
+first_enrolment as (
+    select e.*
+    from enrolments as e
+    join entry as x
+        on x.project_id = e.project_id and x.participant_id = e.participant_id
+        and x.start_date = e.start_date and x.subproject_id = e.subproject_id
 ),
 
 final as (
@@ -42,7 +50,6 @@ final as (
     join first_enrolment as f
         on f.project_id = s.project_id
         and f.participant_id = s.participant_id
-        and f.entry_rank = 1
     join projects as p on p.project_id = s.project_id
     where s.level = 'project'
 )

@@ -44,70 +44,82 @@ with definitions (programme, indicator_code, indicator_name, flag, sort_order) a
         ('esf_plus_2021_2027', 'EECR04', 'Participants in employment, including self-employment, upon leaving', 'exit_work', 104)
 ),
 
-people as (
-    select project_id, programme, gender, * exclude (project_id, programme, gender) from participant_entry
-    union all
-    select project_id, programme, 'total' as gender, * exclude (project_id, programme, gender) from participant_entry
+-- People with the same characteristics are counted together first (`n`): the flags below then run over a
+-- few thousand groups instead of every participant, however many millions there are.
+entry_groups as (
+    select project_id, programme, gender, labour_status_at_entry, long_term_unemployed, age_at_start,
+        education_level, disability, third_country_national, foreign_born, exited, exit_outcome,
+        qualification_gained, count(*) as n
+    from participant_entry
+    group by project_id, programme, gender, labour_status_at_entry, long_term_unemployed, age_at_start,
+        education_level, disability, third_country_national, foreign_born, exited, exit_outcome,
+        qualification_gained
 ),
 
--- One row per person and flag: whether the person counts (hit) and whether the source had the data.
+people as (
+    select project_id, programme, gender, * exclude (project_id, programme, gender) from entry_groups
+    union all
+    select project_id, programme, 'total' as gender, * exclude (project_id, programme, gender) from entry_groups
+),
+
+-- One row per group of people and flag: whether they count (hit) and whether the source had the data.
 flags as (
-    select project_id, programme, gender, 'total' as flag, true as hit, true as has_data from people
+    select project_id, programme, gender, 'total' as flag, true as hit, true as has_data, n from people
     union all
     select project_id, programme, gender, 'unemployed', labour_status_at_entry = 'unemployed',
-        labour_status_at_entry is not null from people
+        labour_status_at_entry is not null, n from people
     union all
     select project_id, programme, gender, 'long_term_unemployed', coalesce(long_term_unemployed, false),
-        long_term_unemployed is not null from people
+        long_term_unemployed is not null, n from people
     union all
     select project_id, programme, gender, 'inactive', labour_status_at_entry = 'inactive',
-        labour_status_at_entry is not null from people
+        labour_status_at_entry is not null, n from people
     union all
     select project_id, programme, gender, 'employed', labour_status_at_entry = 'employed',
-        labour_status_at_entry is not null from people
+        labour_status_at_entry is not null, n from people
     union all
-    select project_id, programme, gender, 'age_below_25', age_at_start < 25, true from people
+    select project_id, programme, gender, 'age_below_25', age_at_start < 25, true, n from people
     union all
-    select project_id, programme, gender, 'age_above_54', age_at_start > 54, true from people
+    select project_id, programme, gender, 'age_above_54', age_at_start > 54, true, n from people
     union all
-    select project_id, programme, gender, 'age_below_18', age_at_start < 18, true from people
+    select project_id, programme, gender, 'age_below_18', age_at_start < 18, true, n from people
     union all
-    select project_id, programme, gender, 'age_18_29', age_at_start between 18 and 29, true from people
+    select project_id, programme, gender, 'age_18_29', age_at_start between 18 and 29, true, n from people
     union all
-    select project_id, programme, gender, 'age_55_plus', age_at_start >= 55, true from people
+    select project_id, programme, gender, 'age_55_plus', age_at_start >= 55, true, n from people
     union all
     select project_id, programme, gender, 'isced_0_2', education_level = 'isced_0_2',
-        education_level is not null from people
+        education_level is not null, n from people
     union all
     select project_id, programme, gender, 'isced_3_4', education_level = 'isced_3_4',
-        education_level is not null from people
+        education_level is not null, n from people
     union all
     select project_id, programme, gender, 'isced_5_8', education_level = 'isced_5_8',
-        education_level is not null from people
+        education_level is not null, n from people
     union all
-    select project_id, programme, gender, 'disability', disability = 'yes', disability is not null from people
+    select project_id, programme, gender, 'disability', disability = 'yes', disability is not null, n from people
     union all
     select project_id, programme, gender, 'third_country_national', third_country_national = 'yes',
-        third_country_national is not null from people
+        third_country_national is not null, n from people
     union all
     select project_id, programme, gender, 'foreign_background', foreign_born = 'yes',
-        foreign_born is not null from people
+        foreign_born is not null, n from people
     union all
     select project_id, programme, gender, 'inactive_to_job_seeking',
         labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking',
-        labour_status_at_entry is not null and exit_outcome is not null from people
+        labour_status_at_entry is not null and exit_outcome is not null, n from people
     union all
     select project_id, programme, gender, 'exit_job_seeking', exited and exit_outcome = 'job_seeking',
-        exit_outcome is not null from people
+        exit_outcome is not null, n from people
     union all
     select project_id, programme, gender, 'exit_studies', exited and exit_outcome = 'studies',
-        exit_outcome is not null from people
+        exit_outcome is not null, n from people
     union all
     select project_id, programme, gender, 'exit_work', exited and exit_outcome = 'work',
-        exit_outcome is not null from people
+        exit_outcome is not null, n from people
     union all
     select project_id, programme, gender, 'qualification', exited and coalesce(qualification_gained, false),
-        qualification_gained is not null from people
+        qualification_gained is not null, n from people
 ),
 
 counted as (
@@ -116,8 +128,8 @@ counted as (
         programme,
         gender,
         flag,
-        sum(case when hit and has_data then 1 else 0 end) as hits,
-        sum(case when has_data then 1 else 0 end) as with_data
+        sum(case when hit and has_data then n else 0 end) as hits,
+        sum(case when has_data then n else 0 end) as with_data
     from flags
     group by project_id, programme, gender, flag
 ),

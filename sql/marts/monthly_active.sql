@@ -30,31 +30,80 @@ stints as (
     from enrolments as e
 ),
 
--- Each stint is expanded into the months it touches (from its start month to its end month, or the report
--- date's), then joined to the project's months by equality: linear in the number of stints, where joining
--- every stint to every month of the project by a date range grew with stints × months.
+-- Each stint covers a range of months, clipped to the project's months (from the month of period_start to
+-- that of the report date or period_end); a stint that starts on or before the report date is active in
+-- every month from its start to its end. People with one stint in a scope (nearly everyone) are counted
+-- from the ranges alone: +1 in the first month, -1 after the last, summed up to each month. Only people
+-- with several stints in a scope, which may overlap, are expanded month by month and counted distinctly.
+-- Linear in the number of stints, with memory in the number of months, not stints × months.
 stint_months as (
     select
-        s.level, s.project_id, s.scope_subproject_id as subproject_id, s.gender, s.participant_id,
-        s.start_date,
-        unnest(generate_series(
-            cast(date_trunc('month', s.start_date) as date),
-            cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date)) as date),
-            interval '1 month'
-        )) as month
+        s.level, s.project_id, s.scope_subproject_id as subproject_id,
+        coalesce(s.scope_subproject_id, '') as scope_key, s.gender, s.participant_id,
+        cast(date_trunc('month', greatest(s.start_date, p.period_start)) as date) as first_month,
+        cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date, p.period_end)) as date)
+            as last_month
     from stints as s
     join projects as p on p.project_id = s.project_id
     where s.start_date <= p.report_date
 ),
 
+stint_counts as (
+    select level, project_id, scope_key, participant_id, count(*) as stints
+    from stint_months
+    group by level, project_id, scope_key, participant_id
+),
+
+counted_stints as (
+    select m.*, c.stints
+    from stint_months as m
+    join stint_counts as c
+        on c.level = m.level and c.project_id = m.project_id and c.scope_key = m.scope_key
+        and c.participant_id = m.participant_id
+    where m.first_month <= m.last_month
+),
+
+single_deltas as (
+    select level, project_id, subproject_id, gender, month, sum(delta) as delta
+    from (
+        select level, project_id, subproject_id, gender, first_month as month, 1 as delta
+        from counted_stints
+        where stints = 1
+        union all
+        select level, project_id, subproject_id, gender,
+            cast(last_month + interval '1 month' as date) as month, -1 as delta
+        from counted_stints
+        where stints = 1
+    ) as d
+    group by level, project_id, subproject_id, gender, month
+),
+
+single_active as (
+    select d.level, d.project_id, d.subproject_id, b.month, d.gender, sum(d.delta) as active
+    from month_bounds as b
+    join single_deltas as d on d.project_id = b.project_id and d.month <= b.month
+    group by d.level, d.project_id, d.subproject_id, b.month, d.gender
+),
+
+multi_active as (
+    select level, project_id, subproject_id, month, gender, count(distinct participant_id) as active
+    from (
+        select level, project_id, subproject_id, gender, participant_id,
+            unnest(generate_series(first_month, last_month, interval '1 month')) as month
+        from counted_stints
+        where stints > 1
+    ) as x
+    group by level, project_id, subproject_id, month, gender
+),
+
 active as (
-    select
-        sm.level, sm.project_id, sm.subproject_id, sm.month, sm.gender,
-        count(distinct sm.participant_id) as active
-    from stint_months as sm
-    join month_bounds as b on b.project_id = sm.project_id and b.month = sm.month
-    where sm.start_date <= b.month_end
-    group by sm.level, sm.project_id, sm.subproject_id, sm.month, sm.gender
+    select level, project_id, subproject_id, month, gender, sum(active) as active
+    from (
+        select * from single_active
+        union all
+        select * from multi_active
+    ) as a
+    group by level, project_id, subproject_id, month, gender
 ),
 
 -- A person's first start and exit each fall in one month: joined to that month by equality.
@@ -119,13 +168,15 @@ filled as (
         and (x.subproject_id = g.subproject_id or (x.subproject_id is null and g.subproject_id is null))
 ),
 
+-- Women, men and their total in one pass (referring to `filled` twice would compute it twice).
 final as (
-    select * from filled
-    union all
-    select project_id, level, subproject_id, month, 'total' as gender,
+    select project_id, level, subproject_id, month, coalesce(gender, 'total') as gender,
         sum(active) as active, sum(starts) as starts, sum(exits) as exits
     from filled
-    group by project_id, level, subproject_id, month
+    group by grouping sets (
+        (project_id, level, subproject_id, month, gender),
+        (project_id, level, subproject_id, month)
+    )
 )
 
 select * from final
