@@ -31,11 +31,18 @@ merged as (
         min(start_date) as first_start,
         max(report_date) as report_date,
         count(*) as enrolments,
-        count(distinct subproject_id) as subprojects,
         bool_or(end_date is null or end_date > report_date) as active,
         max(end_date) as last_end
     from scoped
     group by level, project_id, scope_key, participant_id
+),
+
+-- How many sub-projects each person took part in (count(distinct) per group is slow in DataFusion: it keeps
+-- a hash set per group).
+subproject_counts as (
+    select project_id, participant_id, count(*) as subprojects
+    from (select distinct project_id, participant_id, subproject_id from dated) as x
+    group by project_id, participant_id
 ),
 
 -- Only people who exited need their last exit: every end date is then known and on or before the report date.
@@ -85,7 +92,7 @@ final as (
         m.first_start,
         m.report_date,
         m.enrolments,
-        m.subprojects,
+        case when m.level = 'subproject' then cast(1 as bigint) else c.subprojects end as subprojects,
         m.active,
         not m.active as exited,
         l.end_date as exit_date,
@@ -93,6 +100,7 @@ final as (
         l.subsidised_employment,
         l.qualification_gained
     from merged as m
+    join subproject_counts as c on c.project_id = m.project_id and c.participant_id = m.participant_id
     left join last_exit as l
         on l.level = m.level and l.project_id = m.project_id and l.scope_key = m.scope_key
         and l.participant_id = m.participant_id

@@ -57,69 +57,91 @@ entry_groups as (
 ),
 
 people as (
-    select project_id, programme, gender, * exclude (project_id, programme, gender) from entry_groups
-    union all
-    select project_id, programme, 'total' as gender, * exclude (project_id, programme, gender) from entry_groups
+    select g.project_id, g.programme, case when t.is_total then 'total' else g.gender end as gender,
+        g.* exclude (project_id, programme, gender)
+    from entry_groups as g
+    cross join (values (false), (true)) as t(is_total)
+),
+
+flag_names (flag) as (
+    values
+        ('total'),
+        ('unemployed'),
+        ('long_term_unemployed'),
+        ('inactive'),
+        ('employed'),
+        ('age_below_25'),
+        ('age_above_54'),
+        ('age_below_18'),
+        ('age_18_29'),
+        ('age_55_plus'),
+        ('isced_0_2'),
+        ('isced_3_4'),
+        ('isced_5_8'),
+        ('disability'),
+        ('third_country_national'),
+        ('foreign_background'),
+        ('inactive_to_job_seeking'),
+        ('exit_job_seeking'),
+        ('exit_studies'),
+        ('exit_work'),
+        ('qualification')
 ),
 
 -- One row per group of people and flag: whether they count (hit) and whether the source had the data.
+-- A cross join with the flag names, so the groups are read once (a union of one select per flag would
+-- read them once per flag).
 flags as (
-    select project_id, programme, gender, 'total' as flag, true as hit, true as has_data, n from people
-    union all
-    select project_id, programme, gender, 'unemployed', labour_status_at_entry = 'unemployed',
-        labour_status_at_entry is not null, n from people
-    union all
-    select project_id, programme, gender, 'long_term_unemployed', coalesce(long_term_unemployed, false),
-        long_term_unemployed is not null, n from people
-    union all
-    select project_id, programme, gender, 'inactive', labour_status_at_entry = 'inactive',
-        labour_status_at_entry is not null, n from people
-    union all
-    select project_id, programme, gender, 'employed', labour_status_at_entry = 'employed',
-        labour_status_at_entry is not null, n from people
-    union all
-    select project_id, programme, gender, 'age_below_25', age_at_start < 25, true, n from people
-    union all
-    select project_id, programme, gender, 'age_above_54', age_at_start > 54, true, n from people
-    union all
-    select project_id, programme, gender, 'age_below_18', age_at_start < 18, true, n from people
-    union all
-    select project_id, programme, gender, 'age_18_29', age_at_start between 18 and 29, true, n from people
-    union all
-    select project_id, programme, gender, 'age_55_plus', age_at_start >= 55, true, n from people
-    union all
-    select project_id, programme, gender, 'isced_0_2', education_level = 'isced_0_2',
-        education_level is not null, n from people
-    union all
-    select project_id, programme, gender, 'isced_3_4', education_level = 'isced_3_4',
-        education_level is not null, n from people
-    union all
-    select project_id, programme, gender, 'isced_5_8', education_level = 'isced_5_8',
-        education_level is not null, n from people
-    union all
-    select project_id, programme, gender, 'disability', disability = 'yes', disability is not null, n from people
-    union all
-    select project_id, programme, gender, 'third_country_national', third_country_national = 'yes',
-        third_country_national is not null, n from people
-    union all
-    select project_id, programme, gender, 'foreign_background', foreign_born = 'yes',
-        foreign_born is not null, n from people
-    union all
-    select project_id, programme, gender, 'inactive_to_job_seeking',
-        labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking',
-        labour_status_at_entry is not null and exit_outcome is not null, n from people
-    union all
-    select project_id, programme, gender, 'exit_job_seeking', exited and exit_outcome = 'job_seeking',
-        exit_outcome is not null, n from people
-    union all
-    select project_id, programme, gender, 'exit_studies', exited and exit_outcome = 'studies',
-        exit_outcome is not null, n from people
-    union all
-    select project_id, programme, gender, 'exit_work', exited and exit_outcome = 'work',
-        exit_outcome is not null, n from people
-    union all
-    select project_id, programme, gender, 'qualification', exited and coalesce(qualification_gained, false),
-        qualification_gained is not null, n from people
+    select p.project_id, p.programme, p.gender, f.flag,
+        case f.flag
+            when 'total' then true
+            when 'unemployed' then labour_status_at_entry = 'unemployed'
+            when 'long_term_unemployed' then coalesce(long_term_unemployed, false)
+            when 'inactive' then labour_status_at_entry = 'inactive'
+            when 'employed' then labour_status_at_entry = 'employed'
+            when 'age_below_25' then age_at_start < 25
+            when 'age_above_54' then age_at_start > 54
+            when 'age_below_18' then age_at_start < 18
+            when 'age_18_29' then age_at_start between 18 and 29
+            when 'age_55_plus' then age_at_start >= 55
+            when 'isced_0_2' then education_level = 'isced_0_2'
+            when 'isced_3_4' then education_level = 'isced_3_4'
+            when 'isced_5_8' then education_level = 'isced_5_8'
+            when 'disability' then disability = 'yes'
+            when 'third_country_national' then third_country_national = 'yes'
+            when 'foreign_background' then foreign_born = 'yes'
+            when 'inactive_to_job_seeking' then labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking'
+            when 'exit_job_seeking' then exited and exit_outcome = 'job_seeking'
+            when 'exit_studies' then exited and exit_outcome = 'studies'
+            when 'exit_work' then exited and exit_outcome = 'work'
+            when 'qualification' then exited and coalesce(qualification_gained, false)
+        end as hit,
+        case f.flag
+            when 'total' then true
+            when 'unemployed' then labour_status_at_entry is not null
+            when 'long_term_unemployed' then long_term_unemployed is not null
+            when 'inactive' then labour_status_at_entry is not null
+            when 'employed' then labour_status_at_entry is not null
+            when 'age_below_25' then true
+            when 'age_above_54' then true
+            when 'age_below_18' then true
+            when 'age_18_29' then true
+            when 'age_55_plus' then true
+            when 'isced_0_2' then education_level is not null
+            when 'isced_3_4' then education_level is not null
+            when 'isced_5_8' then education_level is not null
+            when 'disability' then disability is not null
+            when 'third_country_national' then third_country_national is not null
+            when 'foreign_background' then foreign_born is not null
+            when 'inactive_to_job_seeking' then labour_status_at_entry is not null and exit_outcome is not null
+            when 'exit_job_seeking' then exit_outcome is not null
+            when 'exit_studies' then exit_outcome is not null
+            when 'exit_work' then exit_outcome is not null
+            when 'qualification' then qualification_gained is not null
+        end as has_data,
+        p.n
+    from people as p
+    cross join flag_names as f
 ),
 
 counted as (
