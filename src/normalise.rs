@@ -2,6 +2,7 @@
 //! rejects naming the rule broken. Knows the pipeline's mappings and the Swedish rules, nothing of formats.
 //! Identity numbers are pseudonymised here and go no further.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -185,7 +186,11 @@ pub struct FileContext<'a> {
     /// type), compact so a file of millions of rows keeps the set small. 128 bits of an HMAC do not collide.
     seen: HashSet<([u8; 16], usize, NaiveDate, &'static str)>,
     subproject_keys: HashMap<String, usize>,
+    /// Raw value → mapped value, per field (bounded: free text would otherwise grow it with the file).
+    value_memo: RefCell<HashMap<&'static str, HashMap<String, Option<&'static str>>>>,
 }
+
+const VALUE_MEMO_ENTRIES: usize = 4096;
 
 /// The mapped fields of a source, in a fixed order, with whether each is required.
 pub fn wanted_headers(source: &Source) -> Vec<(CanonicalField, String, bool)> {
@@ -259,6 +264,7 @@ impl<'a> FileContext<'a> {
                 .collect(),
             seen: HashSet::new(),
             subproject_keys,
+            value_memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -276,6 +282,20 @@ impl<'a> FileContext<'a> {
 
     /// Map a value through the pipeline's maps, then the built-in ones.
     fn map_value(&self, field: &'static str, raw: &str) -> Option<&'static str> {
+        // A column holds a handful of distinct spellings: fold and look each up once per file.
+        if let Some(v) = self.value_memo.borrow().get(field).and_then(|m| m.get(raw)) {
+            return *v;
+        }
+        let v = self.map_value_folded(field, raw);
+        let mut memo = self.value_memo.borrow_mut();
+        let m = memo.entry(field).or_default();
+        if m.len() < VALUE_MEMO_ENTRIES {
+            m.insert(raw.to_string(), v);
+        }
+        v
+    }
+
+    fn map_value_folded(&self, field: &'static str, raw: &str) -> Option<&'static str> {
         let key = fold_key(raw);
         let allowed = domain::allowed_values(field)?;
         if let Some(v) = self.values.get(field).and_then(|m| m.get(&key)) {
