@@ -17,11 +17,13 @@ pandas' C parser and the calamine engine for xlsx.
 """
 
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 
-SQL = Path(__file__).resolve().parent.parent / "sql"
+SQL = Path(os.environ.get("FOLLOWUP_BENCH_SQL") or Path(__file__).resolve().parent.parent / "sql")
 
 
 def duckdb_connect(*extensions):
@@ -125,8 +127,14 @@ def date_series(sql: str) -> str:
     return "".join(out) + sql[i:]
 
 
+def person_key(sql: str) -> str:
+    """followup's `person_key(participant_id)` (a 64-bit integer standing for a pseudonym inside the models) is
+    DuckDB's 64-bit `hash()`."""
+    return re.sub(r"\bperson_key\(", "hash(", sql)
+
+
 # The textual rewrites that make sql/ run in DuckDB (bench/README.md lists them), applied to every model.
-DUCKDB_REWRITES = [date_series]
+DUCKDB_REWRITES = [date_series, person_key]
 
 
 def duckdb_models(src: Path, out: Path):
@@ -141,9 +149,11 @@ def duckdb_models(src: Path, out: Path):
     for name, sql in model_order(SQL):
         for rewrite in DUCKDB_REWRITES:
             sql = rewrite(sql)
+        started = time.monotonic()
         con.execute(f"create or replace table {name} as {sql}")
         con.execute(f"copy {name} to '{out / name}.parquet' (format parquet, compression zstd)")
         rows[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+        print(f"model {name}: {rows[name]} rows in {time.monotonic() - started:.2f} s", file=sys.stderr)
     print(json.dumps({"models": rows}))
 
 

@@ -3,107 +3,109 @@
 -- otherwise exited at the latest end date with that enrolment's outcome (ties: later start, then outcome;
 -- then, deterministically, subsidised and qualification if any tied enrolment says so).
 -- Only enrolments that started on or before the project's report date count.
--- The last exit is found with aggregates and equality joins (latest end, then latest start among those,
--- then the first outcome): row_number() over millions of one-row partitions is slow in DataFusion.
+--
+-- Written for speed at millions of people (DataFusion's row_number() over one-row partitions, ordered
+-- first_value() and joins back to the enrolments were each several times slower): the last exit is the
+-- greatest of one integer per enrolment that orders them as above (end date, start date, outcome), so a
+-- plain max() finds it; the sub-project scope is aggregated from the enrolments, the project scope from the
+-- sub-project rows (the aggregates compose), and the number of sub-projects is the count of those rows.
 with dated as (
-    select e.*, p.report_date
+    select
+        e.project_id, e.subproject_id, e.participant_id, e.gender, e.start_date, e.end_date, p.report_date,
+        e.end_date is null or e.end_date > p.report_date as ongoing,
+        -- Days since 1900 of the end, then of the start, then the outcome in alphabetical order (nulls
+        -- last): a larger rank is a later exit. Outcomes are the four canonical ones (data test
+        -- enrolments_accepted_values).
+        ((e.end_date - date '1900-01-01') * 1000000 + (e.start_date - date '1900-01-01') * 10
+            + case e.exit_outcome
+                when 'job_seeking' then 4 when 'other' then 3 when 'studies' then 2 when 'work' then 1
+                else 0
+            end) as exit_rank,
+        case e.subsidised_employment when true then 2 when false then 1 else 0 end as subsidised_code,
+        case e.qualification_gained when true then 2 when false then 1 else 0 end as qualification_code
     from enrolments as e
     join projects as p on p.project_id = e.project_id
     where e.start_date <= p.report_date
 ),
 
-scoped as (
-    select 'subproject' as level, subproject_id as scope_subproject_id, subproject_id as scope_key, d.*
-    from dated as d
-    union all
-    select 'project' as level, cast(null as varchar) as scope_subproject_id, '' as scope_key, d.*
-    from dated as d
-),
-
-merged as (
+-- The flags of the last exit: among the enrolments tied on the rank, true if any says so, else false if
+-- any says so (rank * 3 + code, so max() takes the highest code among the highest ranks).
+by_subproject as (
     select
-        level,
         project_id,
-        scope_key,
-        max(scope_subproject_id) as subproject_id,
+        subproject_id,
         participant_id,
         min(gender) as gender,
         min(start_date) as first_start,
         max(report_date) as report_date,
         count(*) as enrolments,
-        bool_or(end_date is null or end_date > report_date) as active,
-        max(end_date) as last_end
-    from scoped
-    group by level, project_id, scope_key, participant_id
+        bool_or(ongoing) as active,
+        max(end_date) as last_end,
+        max(exit_rank) as exit_rank,
+        max(exit_rank * 3 + subsidised_code) as subsidised_rank,
+        max(exit_rank * 3 + qualification_code) as qualification_rank
+    from dated
+    group by project_id, subproject_id, participant_id
 ),
 
--- How many sub-projects each person took part in (count(distinct) per group is slow in DataFusion: it keeps
--- a hash set per group).
-subproject_counts as (
-    select project_id, participant_id, count(*) as subprojects
-    from (select distinct project_id, participant_id, subproject_id from dated) as x
+by_project as (
+    select
+        project_id,
+        participant_id,
+        min(gender) as gender,
+        min(first_start) as first_start,
+        max(report_date) as report_date,
+        sum(enrolments) as enrolments,
+        count(*) as subprojects,
+        bool_or(active) as active,
+        max(last_end) as last_end,
+        max(exit_rank) as exit_rank,
+        max(subsidised_rank) as subsidised_rank,
+        max(qualification_rank) as qualification_rank
+    from by_subproject
     group by project_id, participant_id
 ),
 
--- Only people who exited need their last exit: every end date is then known and on or before the report date.
-last_start as (
-    select s.level, s.project_id, s.scope_key, s.participant_id, m.last_end, max(s.start_date) as last_start
-    from scoped as s
-    join merged as m
-        on m.level = s.level and m.project_id = s.project_id and m.scope_key = s.scope_key
-        and m.participant_id = s.participant_id and m.last_end = s.end_date
-    where not m.active
-    group by s.level, s.project_id, s.scope_key, s.participant_id, m.last_end
-),
-
-last_outcome as (
-    select s.level, s.project_id, s.scope_key, s.participant_id, l.last_end, l.last_start,
-        min(s.exit_outcome) as exit_outcome
-    from scoped as s
-    join last_start as l
-        on l.level = s.level and l.project_id = s.project_id and l.scope_key = s.scope_key
-        and l.participant_id = s.participant_id and l.last_end = s.end_date
-        and l.last_start = s.start_date
-    group by s.level, s.project_id, s.scope_key, s.participant_id, l.last_end, l.last_start
-),
-
-last_exit as (
-    select s.level, s.project_id, s.scope_key, s.participant_id,
-        max(s.end_date) as end_date,
-        max(s.exit_outcome) as exit_outcome,
-        bool_or(s.subsidised_employment) as subsidised_employment,
-        bool_or(s.qualification_gained) as qualification_gained
-    from scoped as s
-    join last_outcome as o
-        on o.level = s.level and o.project_id = s.project_id and o.scope_key = s.scope_key
-        and o.participant_id = s.participant_id and o.last_end = s.end_date
-        and o.last_start = s.start_date
-        and coalesce(o.exit_outcome, '') = coalesce(s.exit_outcome, '')
-    group by s.level, s.project_id, s.scope_key, s.participant_id
+scopes as (
+    select
+        'subproject' as level, project_id, subproject_id, participant_id, gender, first_start, report_date,
+        enrolments, cast(1 as bigint) as subprojects, active, last_end, exit_rank, subsidised_rank,
+        qualification_rank
+    from by_subproject
+    union all
+    select
+        'project' as level, project_id, cast(null as varchar) as subproject_id, participant_id, gender,
+        first_start, report_date, enrolments, subprojects, active, last_end, exit_rank, subsidised_rank,
+        qualification_rank
+    from by_project
 ),
 
 final as (
     select
-        m.level,
-        m.project_id,
-        m.subproject_id,
-        m.participant_id,
-        m.gender,
-        m.first_start,
-        m.report_date,
-        m.enrolments,
-        case when m.level = 'subproject' then cast(1 as bigint) else c.subprojects end as subprojects,
-        m.active,
-        not m.active as exited,
-        l.end_date as exit_date,
-        l.exit_outcome,
-        l.subsidised_employment,
-        l.qualification_gained
-    from merged as m
-    join subproject_counts as c on c.project_id = m.project_id and c.participant_id = m.participant_id
-    left join last_exit as l
-        on l.level = m.level and l.project_id = m.project_id and l.scope_key = m.scope_key
-        and l.participant_id = m.participant_id
+        level,
+        project_id,
+        subproject_id,
+        participant_id,
+        gender,
+        first_start,
+        report_date,
+        enrolments,
+        subprojects,
+        active,
+        not active as exited,
+        case when not active then last_end end as exit_date,
+        case when not active then
+            case exit_rank % 10
+                when 4 then 'job_seeking' when 3 then 'other' when 2 then 'studies' when 1 then 'work'
+            end
+        end as exit_outcome,
+        case when not active then
+            case subsidised_rank % 3 when 2 then true when 1 then false end
+        end as subsidised_employment,
+        case when not active then
+            case qualification_rank % 3 when 2 then true when 1 then false end
+        end as qualification_gained
+    from scopes
 )
 
 select * from final

@@ -32,14 +32,17 @@ stints as (
 
 -- Each stint covers a range of months, clipped to the project's months (from the month of period_start to
 -- that of the report date or period_end); a stint that starts on or before the report date is active in
--- every month from its start to its end. People with one stint in a scope (nearly everyone) are counted
--- from the ranges alone: +1 in the first month, -1 after the last, summed up to each month. Only people
--- with several stints in a scope, which may overlap, are expanded month by month and counted distinctly.
--- Linear in the number of stints, with memory in the number of months, not stints × months.
+-- every month from its start to its end. A person's stints in a scope may overlap or follow each other, so
+-- they are merged into spells ("islands"): a spell starts in a stint's first month that no other stint of
+-- the person covers the month before, and ends in a stint's last month that no other stint covers the month
+-- after. The people active in a month are then the spells started up to it minus those ended before it:
+-- +1 in a spell's first month, -1 after its last, summed up to each month. Linear in the stints, with
+-- memory in the number of months, not people × months. People are matched by person_key(participant_id),
+-- a 64-bit integer (text keys are several times slower to hash).
 stint_months as (
     select
         s.level, s.project_id, s.scope_subproject_id as subproject_id,
-        coalesce(s.scope_subproject_id, '') as scope_key, s.gender, s.participant_id,
+        coalesce(s.scope_subproject_id, '') as scope_key, s.gender, person_key(s.participant_id) as person,
         cast(date_trunc('month', greatest(s.start_date, p.period_start)) as date) as first_month,
         cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date, p.period_end)) as date)
             as last_month
@@ -48,62 +51,48 @@ stint_months as (
     where s.start_date <= p.report_date
 ),
 
-stint_counts as (
-    select level, project_id, scope_key, participant_id, count(*) as stints
-    from stint_months
-    group by level, project_id, scope_key, participant_id
+spans as (
+    select * from stint_months where first_month <= last_month
 ),
 
-counted_stints as (
-    select m.*, c.stints
-    from stint_months as m
-    join stint_counts as c
-        on c.level = m.level and c.project_id = m.project_id and c.scope_key = m.scope_key
-        and c.participant_id = m.participant_id
-    where m.first_month <= m.last_month
+spell_starts as (
+    select distinct s.level, s.project_id, s.subproject_id, s.scope_key, s.gender, s.person, s.first_month as month
+    from spans as s
+    where not exists (
+        select 1 from spans as t
+        where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
+            and t.gender = s.gender and t.person = s.person
+            and t.first_month < s.first_month and t.last_month >= cast(s.first_month - interval '1 month' as date)
+    )
 ),
 
-single_deltas as (
+spell_ends as (
+    select distinct s.level, s.project_id, s.subproject_id, s.scope_key, s.gender, s.person,
+        cast(s.last_month + interval '1 month' as date) as month
+    from spans as s
+    where not exists (
+        select 1 from spans as t
+        where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
+            and t.gender = s.gender and t.person = s.person
+            and t.last_month > s.last_month and t.first_month <= cast(s.last_month + interval '1 month' as date)
+    )
+),
+
+deltas as (
     select level, project_id, subproject_id, gender, month, sum(delta) as delta
     from (
-        select level, project_id, subproject_id, gender, first_month as month, 1 as delta
-        from counted_stints
-        where stints = 1
+        select level, project_id, subproject_id, gender, month, 1 as delta from spell_starts
         union all
-        select level, project_id, subproject_id, gender,
-            cast(last_month + interval '1 month' as date) as month, -1 as delta
-        from counted_stints
-        where stints = 1
+        select level, project_id, subproject_id, gender, month, -1 as delta from spell_ends
     ) as d
     group by level, project_id, subproject_id, gender, month
 ),
 
-single_active as (
+active as (
     select d.level, d.project_id, d.subproject_id, b.month, d.gender, sum(d.delta) as active
     from month_bounds as b
-    join single_deltas as d on d.project_id = b.project_id and d.month <= b.month
+    join deltas as d on d.project_id = b.project_id and d.month <= b.month
     group by d.level, d.project_id, d.subproject_id, b.month, d.gender
-),
-
-multi_active as (
-    select level, project_id, subproject_id, month, gender, count(distinct participant_id) as active
-    from (
-        select level, project_id, subproject_id, gender, participant_id,
-            unnest(generate_series(first_month, last_month, interval '1 month')) as month
-        from counted_stints
-        where stints > 1
-    ) as x
-    group by level, project_id, subproject_id, month, gender
-),
-
-active as (
-    select level, project_id, subproject_id, month, gender, sum(active) as active
-    from (
-        select * from single_active
-        union all
-        select * from multi_active
-    ) as a
-    group by level, project_id, subproject_id, month, gender
 ),
 
 -- A person's first start and exit each fall in one month: joined to that month by equality.
