@@ -1,24 +1,31 @@
 -- participant_entry: one row per person and project at the report date, with the characteristics of the
 -- first enrolment (ESF: output data come from the first entry; a re-entry merges) and the exit of the last
 -- (from participant_scopes). The base of the ESF indicators and of the target follow-up.
--- The first enrolment is the one starting on the person's first start (participant_scopes), the lowest
--- sub-project id breaking a tie; found with an aggregate and equality joins rather than row_number() over
--- millions of one-person partitions, which is slow in DataFusion.
-with entry as (
-    select e.project_id, e.participant_id, e.start_date, min(e.subproject_id) as subproject_id
+-- The first enrolment is the one starting on the person's first start, the lowest sub-project id breaking a
+-- tie: the least of one integer per enrolment (days of the start, then the sub-project's rank by id),
+-- joined back on it (row_number() over millions of one-person partitions is slow in DataFusion).
+with subproject_ranks as (
+    select project_id, subproject_id, row_number() over (partition by project_id order by subproject_id) as sub_rank
+    from subprojects
+),
+
+ranked as (
+    select e.*, (e.start_date - date '1900-01-01') * 65536 + coalesce(r.sub_rank, 65535) as entry_rank
     from enrolments as e
-    join participant_scopes as s
-        on s.level = 'project' and s.project_id = e.project_id and s.participant_id = e.participant_id
-        and s.first_start = e.start_date
-    group by e.project_id, e.participant_id, e.start_date
+    left join subproject_ranks as r on r.project_id = e.project_id and r.subproject_id = e.subproject_id
+),
+
+entry as (
+    select project_id, participant_id, min(entry_rank) as entry_rank
+    from ranked
+    group by project_id, participant_id
 ),
 
 first_enrolment as (
     select e.*
-    from enrolments as e
+    from ranked as e
     join entry as x
-        on x.project_id = e.project_id and x.participant_id = e.participant_id
-        and x.start_date = e.start_date and x.subproject_id = e.subproject_id
+        on x.project_id = e.project_id and x.participant_id = e.participant_id and x.entry_rank = e.entry_rank
 ),
 
 final as (

@@ -1,55 +1,33 @@
 -- activities: one row per (project, sub-project, participant, activity type, provider, start date);
 -- the latest export wins, as for enrolments (ties: the file whose path sorts last, then the higher row
--- number), found with aggregates and equality joins as there (no row_number() over one-row partitions).
-with keyed as (
-    select r.*, coalesce(r.provider, '') as provider_key
-    from activity_rows as r
+-- number), found as there: each staged row's version is one integer (its file's rank, then its row
+-- number), the winner a plain max(), joined back on that integer.
+with files as (
+    select
+        export_date, source_file, source_sheet,
+        row_number() over (order by export_date, source_file, source_sheet) as file_rank
+    from (select distinct export_date, source_file, coalesce(source_sheet, '') as source_sheet from activity_rows) as f
 ),
 
-versions as (
-    select
-        project_id, subproject_id, participant_id, activity_type, provider_key, start_date,
-        max(export_date) as export_date
-    from keyed
-    group by project_id, subproject_id, participant_id, activity_type, provider_key, start_date
+versioned as (
+    select r.*, f.file_rank * 4294967296 + coalesce(r.source_row, 0) as version
+    from activity_rows as r
+    join files as f
+        on f.export_date = r.export_date and f.source_file = r.source_file
+        and f.source_sheet = coalesce(r.source_sheet, '')
 ),
 
 winners as (
-    select
-        k.project_id, k.subproject_id, k.participant_id, k.activity_type, k.provider_key, k.start_date,
-        max(k.source_file) as source_file
-    from keyed as k
-    join versions as v
-        on v.project_id = k.project_id and v.subproject_id = k.subproject_id
-        and v.participant_id = k.participant_id and v.activity_type = k.activity_type
-        and v.provider_key = k.provider_key and v.start_date = k.start_date
-        and v.export_date = k.export_date
-    group by k.project_id, k.subproject_id, k.participant_id, k.activity_type, k.provider_key, k.start_date
-),
-
-winning_rows as (
-    select
-        k.project_id, k.subproject_id, k.participant_id, k.activity_type, k.provider_key, k.start_date,
-        k.source_file, max(k.source_row) as source_row
-    from keyed as k
-    join winners as w
-        on w.project_id = k.project_id and w.subproject_id = k.subproject_id
-        and w.participant_id = k.participant_id and w.activity_type = k.activity_type
-        and w.provider_key = k.provider_key and w.start_date = k.start_date
-        and w.source_file = k.source_file
-    group by k.project_id, k.subproject_id, k.participant_id, k.activity_type, k.provider_key, k.start_date,
-        k.source_file
+    select max(version) as version
+    from versioned
+    group by project_id, subproject_id, participant_id, activity_type, coalesce(provider, ''), start_date
 ),
 
 final as (
-    select k.* exclude (provider_key)
-    from keyed as k
-    join winning_rows as w
-        on w.project_id = k.project_id and w.subproject_id = k.subproject_id
-        and w.participant_id = k.participant_id and w.activity_type = k.activity_type
-        and w.provider_key = k.provider_key and w.start_date = k.start_date
-        and w.source_file = k.source_file and w.source_row = k.source_row
+    select r.*
+    from versioned as r
+    join winners as w on w.version = r.version
 )
 
-select * from final
+select * exclude (version) from final
 order by project_id, subproject_id, participant_id, start_date, activity_type
