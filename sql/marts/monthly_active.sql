@@ -43,6 +43,7 @@ stint_months as (
     select
         s.level, s.project_id, s.scope_subproject_id as subproject_id,
         coalesce(s.scope_subproject_id, '') as scope_key, s.gender, person_key(s.participant_id) as person,
+        s.start_date, s.subproject_id as stint_subproject_id,
         cast(date_trunc('month', greatest(s.start_date, p.period_start)) as date) as first_month,
         cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date, p.period_end)) as date)
             as last_month
@@ -55,26 +56,35 @@ spans as (
     select * from stint_months where first_month <= last_month
 ),
 
+-- Stints starting (ending) in the same month as another stint of the person start (end) the same spell: it
+-- is counted once, from the stint that starts first (then: the lowest sub-project id).
 spell_starts as (
-    select distinct s.level, s.project_id, s.subproject_id, s.scope_key, s.gender, s.person, s.first_month as month
+    select s.level, s.project_id, s.subproject_id, s.gender, s.first_month as month
     from spans as s
     where not exists (
         select 1 from spans as t
         where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
             and t.gender = s.gender and t.person = s.person
-            and t.first_month < s.first_month and t.last_month >= cast(s.first_month - interval '1 month' as date)
+            and (
+                (t.first_month < s.first_month and t.last_month >= cast(s.first_month - interval '1 month' as date))
+                or (t.first_month = s.first_month and (t.start_date < s.start_date
+                    or (t.start_date = s.start_date and t.stint_subproject_id < s.stint_subproject_id)))
+            )
     )
 ),
 
 spell_ends as (
-    select distinct s.level, s.project_id, s.subproject_id, s.scope_key, s.gender, s.person,
-        cast(s.last_month + interval '1 month' as date) as month
+    select s.level, s.project_id, s.subproject_id, s.gender, cast(s.last_month + interval '1 month' as date) as month
     from spans as s
     where not exists (
         select 1 from spans as t
         where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
             and t.gender = s.gender and t.person = s.person
-            and t.last_month > s.last_month and t.first_month <= cast(s.last_month + interval '1 month' as date)
+            and (
+                (t.last_month > s.last_month and t.first_month <= cast(s.last_month + interval '1 month' as date))
+                or (t.last_month = s.last_month and (t.start_date < s.start_date
+                    or (t.start_date = s.start_date and t.stint_subproject_id < s.stint_subproject_id)))
+            )
     )
 ),
 
