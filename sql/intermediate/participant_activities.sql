@@ -20,5 +20,7 @@ final as (
     from (select * from from_logs union all select * from from_enrolments) as a
 )
 
+-- Not sorted: a sort straight after a large aggregate can exhaust the memory pool (DataFusion 55 counts
+-- every slice of the aggregate's output at the size of the whole), and nobody reads a per-person table
+-- in file order.
 select * from final
-order by project_id, participant_id, activity_type
