@@ -53,10 +53,9 @@ pub struct Model {
     pub severity: Severity,
 }
 
-/// A session configured for the warehouse: plain Utf8 strings (what BI tools and Parquet readers expect)
-/// and deterministic output.
-/// DataFusion's own settings can be tuned with its environment variables (`DATAFUSION_EXECUTION_BATCH_SIZE`,
-/// …); the string types are always ours.
+/// A session configured for the warehouse: plain Utf8 strings (what BI tools and Parquet readers expect),
+/// a bounded memory pool and `person_key()`. DataFusion's own settings can be tuned with its environment
+/// variables (`DATAFUSION_EXECUTION_BATCH_SIZE`, …); the string types are always ours.
 pub fn session() -> SessionContext {
     let config = SessionConfig::from_env().unwrap_or_else(|e| {
         tracing::warn!("DATAFUSION_* environment variables ignored: {e}");
@@ -92,7 +91,7 @@ pub fn session() -> SessionContext {
 /// `person_key(participant_id)`: a 64-bit integer standing for a pseudonym inside the models, which group and
 /// join on it far faster than on 64-character text. It is the pseudonym's first 16 hex digits (an HMAC
 /// prefix); any other text is hashed. Two people share a key with probability about n²/2⁶⁵ (3 in a million
-/// at 10 million people); the data test `person_key_unique` fails the run if it ever happens.
+/// at 10 million people); the data test `person_key_unique` names the key (with a warning) if it happens.
 fn person_key_udf() -> datafusion::logical_expr::ScalarUDF {
     use datafusion::arrow::array::{Array, AsArray, Int64Array};
     use datafusion::arrow::datatypes::DataType;
@@ -104,7 +103,9 @@ fn person_key_udf() -> datafusion::logical_expr::ScalarUDF {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
-            let ids = arrays[0].as_string::<i32>();
+            let Some(ids) = arrays.first().and_then(|a| a.as_string_opt::<i32>()) else {
+                return datafusion::common::exec_err!("person_key: expected one text argument");
+            };
             let keys: Int64Array = ids.iter().map(|id| id.map(person_key)).collect();
             Ok(ColumnarValue::Array(Arc::new(keys) as Arc<dyn Array>))
         }),
