@@ -1,7 +1,7 @@
 -- enrolments: one row per (project, sub-project, participant, start date).
 -- The same enrolment seen in several exports (monthly files, a re-sent or copied file) is one row: the
 -- latest export date wins for every other field; ties go to the file whose path sorts last, then the
--- higher row number (docs/semantics.md).
+-- sheet whose name sorts last, then the higher row number (docs/semantics.md).
 -- Written for speed at millions of rows: every staged row gets one integer, its version, that orders rows
 -- as above (the rank of its file by export date and path, then its row number), so the winner of each
 -- enrolment is a plain max() and is joined back on that integer alone. (DataFusion's row_number() over
