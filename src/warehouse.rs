@@ -47,9 +47,11 @@ pub fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_
     }
 }
 
+/// zstd level 1: at the warehouse's data (hex pseudonyms, codes, dates) it wrote both faster (a quarter
+/// less time to copy a model) and smaller than level 3.
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(256 * 1024))
         .set_created_by("followup".to_string())

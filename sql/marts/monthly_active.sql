@@ -22,14 +22,6 @@ month_bounds as (
     join projects as p on p.project_id = m.project_id
 ),
 
-stints as (
-    select 'subproject' as level, e.subproject_id as scope_subproject_id, e.*
-    from enrolments as e
-    union all
-    select 'project' as level, cast(null as varchar) as scope_subproject_id, e.*
-    from enrolments as e
-),
-
 -- Each stint covers a range of months, clipped to the project's months (from the month of period_start to
 -- that of the report date or period_end); a stint that starts on or before the report date is active in
 -- every month from its start to its end. A person's stints in a scope may overlap or follow each other, so
@@ -37,65 +29,102 @@ stints as (
 -- the person covers the month before, and ends in a stint's last month that no other stint covers the month
 -- after. The people active in a month are then the spells started up to it minus those ended before it:
 -- +1 in a spell's first month, -1 after its last, summed up to each month. Linear in the stints, with
--- memory in the number of months, not people × months. People are matched by person_key(participant_id),
--- a 64-bit integer (text keys are several times slower to hash).
-stint_months as (
+-- memory in the number of months, not people × months.
+-- For speed the stints carry integers only (text is several times slower to hash and copy): the scope
+-- (project or sub-project) and gender as one number, `scope_key`, named again only once the deltas are
+-- summed; the person as person_key(participant_id); a sub-project by its rank within the project. The
+-- numbers come from one join to the small table of sub-projects: every enrolment has a known sub-project
+-- and a gender of woman or man, else the data tests `enrolments_relationships` and
+-- `enrolments_accepted_values` block publication (a stint of another gender has no scope_key and is not
+-- counted; nor was it before, as the months are filled for women and men only).
+scope_numbers as (
     select
-        s.level, s.project_id, s.scope_subproject_id as subproject_id,
-        coalesce(s.scope_subproject_id, '') as scope_key, s.gender, person_key(s.participant_id) as person,
-        s.start_date, s.subproject_id as stint_subproject_id,
-        cast(date_trunc('month', greatest(s.start_date, p.period_start)) as date) as first_month,
-        cast(date_trunc('month', least(coalesce(s.end_date, p.report_date), p.report_date, p.period_end)) as date)
-            as last_month
-    from stints as s
+        s.project_id, s.subproject_id, p.period_start, p.period_end, p.report_date,
+        row_number() over (order by s.project_id, s.subproject_id) as subproject_number,
+        dense_rank() over (order by s.project_id) as project_number,
+        row_number() over (partition by s.project_id order by s.subproject_id) as sub_rank
+    from subprojects as s
     join projects as p on p.project_id = s.project_id
-    where s.start_date <= p.report_date
 ),
 
+scope_names as (
+    select 4 * (2 * n.subproject_number) + g.code as scope_key,
+        'subproject' as level, n.project_id, n.subproject_id, g.gender
+    from scope_numbers as n
+    cross join (values ('woman', 1), ('man', 2)) as g(gender, code)
+    union all
+    select distinct 4 * (2 * n.project_number + 1) + g.code as scope_key,
+        'project' as level, n.project_id, cast(null as varchar) as subproject_id, g.gender
+    from scope_numbers as n
+    cross join (values ('woman', 1), ('man', 2)) as g(gender, code)
+),
+
+stints as (
+    select
+        n.subproject_number, n.project_number,
+        case e.gender when 'woman' then 1 when 'man' then 2 end as gender_code,
+        person_key(e.participant_id) as person, e.start_date, n.sub_rank,
+        cast(date_trunc('month', greatest(e.start_date, n.period_start)) as date) as first_month,
+        cast(date_trunc('month', least(coalesce(e.end_date, n.report_date), n.report_date, n.period_end)) as date)
+            as last_month
+    from enrolments as e
+    join scope_numbers as n on n.project_id = e.project_id and n.subproject_id = e.subproject_id
+    where e.start_date <= n.report_date
+),
+
+-- Each stint counts in its sub-project and in its project.
 spans as (
-    select * from stint_months where first_month <= last_month
+    select
+        4 * (case l.level when 0 then 2 * s.subproject_number else 2 * s.project_number + 1 end) + s.gender_code
+            as scope_key,
+        s.person, s.start_date, s.sub_rank, s.first_month, s.last_month
+    from stints as s
+    cross join (values (0), (1)) as l(level)
+    where s.first_month <= s.last_month
 ),
 
 -- Stints starting (ending) in the same month as another stint of the person start (end) the same spell: it
 -- is counted once, from the stint that starts first (then: the lowest sub-project id).
 spell_starts as (
-    select s.level, s.project_id, s.subproject_id, s.gender, s.first_month as month
+    select s.scope_key, s.first_month as month
     from spans as s
     where not exists (
         select 1 from spans as t
-        where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
-            and t.gender = s.gender and t.person = s.person
+        where t.scope_key = s.scope_key and t.person = s.person
             and (
                 (t.first_month < s.first_month and t.last_month >= cast(s.first_month - interval '1 month' as date))
                 or (t.first_month = s.first_month and (t.start_date < s.start_date
-                    or (t.start_date = s.start_date and t.stint_subproject_id < s.stint_subproject_id)))
+                    or (t.start_date = s.start_date and t.sub_rank < s.sub_rank)))
             )
     )
 ),
 
 spell_ends as (
-    select s.level, s.project_id, s.subproject_id, s.gender, cast(s.last_month + interval '1 month' as date) as month
+    select s.scope_key, cast(s.last_month + interval '1 month' as date) as month
     from spans as s
     where not exists (
         select 1 from spans as t
-        where t.level = s.level and t.project_id = s.project_id and t.scope_key = s.scope_key
-            and t.gender = s.gender and t.person = s.person
+        where t.scope_key = s.scope_key and t.person = s.person
             and (
                 (t.last_month > s.last_month and t.first_month <= cast(s.last_month + interval '1 month' as date))
                 or (t.last_month = s.last_month and (t.start_date < s.start_date
-                    or (t.start_date = s.start_date and t.stint_subproject_id < s.stint_subproject_id)))
+                    or (t.start_date = s.start_date and t.sub_rank < s.sub_rank)))
             )
     )
 ),
 
 deltas as (
-    select level, project_id, subproject_id, gender, month, sum(delta) as delta
+    select n.level, n.project_id, n.subproject_id, n.gender, d.month, d.delta
     from (
-        select level, project_id, subproject_id, gender, month, 1 as delta from spell_starts
-        union all
-        select level, project_id, subproject_id, gender, month, -1 as delta from spell_ends
+        select scope_key, month, sum(delta) as delta
+        from (
+            select scope_key, month, 1 as delta from spell_starts
+            union all
+            select scope_key, month, -1 as delta from spell_ends
+        ) as u
+        group by scope_key, month
     ) as d
-    group by level, project_id, subproject_id, gender, month
+    join scope_names as n on n.scope_key = d.scope_key
 ),
 
 active as (

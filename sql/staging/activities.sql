@@ -1,19 +1,12 @@
 -- activities: one row per (project, sub-project, participant, activity type, provider, start date);
 -- the latest export wins, as for enrolments (ties: the file whose path sorts last, then the higher row
--- number), found as there: each staged row's version is one integer (its file's rank, then its row
--- number), the winner a plain max(), joined back on that integer.
-with files as (
-    select
-        export_date, source_file, source_sheet,
-        row_number() over (order by export_date, source_file, source_sheet) as file_rank
-    from (select distinct export_date, source_file, coalesce(source_sheet, '') as source_sheet from activity_rows) as f
-),
-
-versioned as (
+-- number), found as there: each staged row's version is one integer (its file's rank in `staged_files`,
+-- then its row number), the winner a plain max(), joined back on that integer.
+with versioned as (
     select r.*, f.file_rank * 4294967296 + coalesce(r.source_row, 0) as version
     from activity_rows as r
-    join files as f
-        on f.export_date = r.export_date and f.source_file = r.source_file
+    join staged_files as f
+        on f.table_name = 'activity_rows' and f.export_date = r.export_date and f.source_file = r.source_file
         and f.source_sheet = coalesce(r.source_sheet, '')
 ),
 

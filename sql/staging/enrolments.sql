@@ -3,21 +3,14 @@
 -- latest export date wins for every other field; ties go to the file whose path sorts last, then the
 -- sheet whose name sorts last, then the higher row number (docs/semantics.md).
 -- Written for speed at millions of rows: every staged row gets one integer, its version, that orders rows
--- as above (the rank of its file by export date and path, then its row number), so the winner of each
--- enrolment is a plain max() and is joined back on that integer alone. (DataFusion's row_number() over
--- one-row partitions, and chains of joins on the four key columns, were each several times slower.)
-with files as (
-    select
-        export_date, source_file, source_sheet,
-        row_number() over (order by export_date, source_file, source_sheet) as file_rank
-    from (select distinct export_date, source_file, coalesce(source_sheet, '') as source_sheet from enrolment_rows) as f
-),
-
-versioned as (
+-- as above (its file's rank from `staged_files`, then its row number), so the winner of each enrolment is
+-- a plain max() and is joined back on that integer alone. (DataFusion's row_number() over one-row
+-- partitions, and chains of joins on the four key columns, were each several times slower.)
+with versioned as (
     select r.*, f.file_rank * 4294967296 + coalesce(r.source_row, 0) as version
     from enrolment_rows as r
-    join files as f
-        on f.export_date = r.export_date and f.source_file = r.source_file
+    join staged_files as f
+        on f.table_name = 'enrolment_rows' and f.export_date = r.export_date and f.source_file = r.source_file
         and f.source_sheet = coalesce(r.source_sheet, '')
 ),
 
