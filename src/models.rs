@@ -368,59 +368,12 @@ pub async fn materialise(
         .map_err(sql_err)?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let mut stream = df.execute_stream().await.map_err(sql_err)?;
-    // Encoding Parquet is single-threaded and would stall the query while it runs (the last stage of a
-    // sorted model is a single-threaded merge too): a writer thread encodes while the query computes the
-    // next batches, at most two batches behind.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
-    let sink = ParquetSink::create(out, schema)?;
-    let writer = std::thread::spawn(move || {
-        let mut sink = sink;
-        let started = std::time::Instant::now();
-        let mut busy = std::time::Duration::ZERO;
-        while let Some(batch) = rx.blocking_recv() {
-            let t = std::time::Instant::now();
-            sink.write(&batch)?;
-            busy += t.elapsed();
-        }
-        let t = std::time::Instant::now();
-        let rows = sink.finish()?;
-        busy += t.elapsed();
-        Ok::<_, WarehouseError>((rows, busy, started.elapsed()))
-    });
-    let mut failed = None;
+    let mut sink = ParquetSink::create(out, schema)?;
     while let Some(batch) = stream.next().await {
-        match batch {
-            // A send fails only when the writer has stopped on an error, reported by join below.
-            Ok(batch) => {
-                if tx.send(batch).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                failed = Some(sql_err(e));
-                break;
-            }
-        }
+        let batch = batch.map_err(sql_err)?;
+        sink.write(&batch)?;
     }
-    drop(tx);
-    let written = writer.join().map_err(|_| ModelError::Sql {
-        path: model.path.clone(),
-        message: format!(
-            "the Parquet writer for {} stopped unexpectedly",
-            out.display()
-        ),
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let (rows, busy, wall) = written?;
-    tracing::debug!(
-        model = %model.name,
-        write_ms = busy.as_millis() as u64,
-        total_ms = wall.as_millis() as u64,
-        "model written"
-    );
-    Ok(rows)
+    Ok(sink.finish()?)
 }
 
 /// Build every model (not the tests) in order, each written to `output/<name>.parquet` and registered for
