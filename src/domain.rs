@@ -31,7 +31,7 @@ pub enum CanonicalField {
 
 use CanonicalField as F;
 
-const ALL_FIELDS: [CanonicalField; 19] = [
+pub const ALL_FIELDS: [CanonicalField; 19] = [
     F::Personnummer,
     F::StartDate,
     F::EndDate,

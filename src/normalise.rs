@@ -2,11 +2,13 @@
 //! rejects naming the rule broken. Knows the pipeline's mappings and the Swedish rules, nothing of formats.
 //! Identity numbers are pseudonymised here and go no further.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
+use foldhash::{HashMap as FastMap, HashSet as FastSet};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -25,13 +27,40 @@ pub fn clip(s: &str) -> String {
     }
 }
 
+/// Lowercase hex of a digest, without the per-character iterator of `hex::encode`.
+fn hex_digest(digest: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// Whether a row's first text names a total ("Summa", "Totalt", "Total", "Antal" …), as
+/// `fold_key(t).starts_with(word)` would decide, without folding texts that cannot match.
+fn is_total_label(t: &str) -> bool {
+    const WORDS: [&str; 4] = ["summa", "totalt", "total", "antal"];
+    let t = t.trim_start();
+    match t.chars().next() {
+        None => false,
+        // Most first cells are numbers, codes or names: an ASCII first letter settles most of them.
+        Some(c) if c.is_ascii() && !matches!(c.to_ascii_lowercase(), 's' | 't' | 'a') => false,
+        Some(_) => {
+            let k = fold_key(t);
+            WORDS.iter().any(|w| k.starts_with(w))
+        }
+    }
+}
+
 /// Keyed pseudonymisation: participant_id = hex(HMAC-SHA256(key, canonical 12-character number)).
 /// The keyed state is built once and cloned per number. Digests are cached per distinct number, shared by
 /// the threads that read files in parallel, in a bounded table (compact keys and values), so memory stays
 /// flat however many people a run sees: past [`CACHE_ENTRIES`] numbers a shard is emptied and refilled.
 pub struct Pseudonymiser {
     mac: Hmac<Sha256>,
-    shards: Vec<Mutex<HashMap<[u8; 16], [u8; 32]>>>,
+    shards: Vec<Mutex<FastMap<[u8; 16], [u8; 32]>>>,
     /// Short public fingerprint of the key, so analysts can see when the key changed (linkage breaks).
     pub fingerprint: String,
 }
@@ -50,7 +79,7 @@ impl Pseudonymiser {
         Pseudonymiser {
             mac,
             shards: (0..CACHE_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(FastMap::default()))
                 .collect(),
             fingerprint,
         }
@@ -58,7 +87,7 @@ impl Pseudonymiser {
 
     /// The participant id of a canonical number, as lowercase hex.
     pub fn pseudonym(&self, canonical: &str) -> String {
-        hex::encode(self.digest(canonical))
+        hex_digest(&self.digest(canonical))
     }
 
     /// The raw HMAC of a canonical number.
@@ -171,8 +200,8 @@ pub enum RowOutcome {
 pub struct FileContext<'a> {
     pipeline: &'a Pipeline,
     source: &'a Source,
-    /// (field, column index, header text) for each mapped field found in the header.
-    columns: HashMap<CanonicalField, (usize, String)>,
+    /// Per field (indexed by the field): (column index, header text) when the header has it.
+    columns: Vec<Option<(usize, String)>>,
     values: HashMap<&'static str, HashMap<String, String>>,
     date_formats: Vec<String>,
     export_date: NaiveDate,
@@ -184,10 +213,12 @@ pub struct FileContext<'a> {
     subproject_ids: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
     /// Keys already loaded from this file: (participant digest prefix, sub-project, start date, activity
     /// type), compact so a file of millions of rows keeps the set small. 128 bits of an HMAC do not collide.
-    seen: HashSet<([u8; 16], usize, NaiveDate, &'static str)>,
+    seen: FastSet<([u8; 16], usize, NaiveDate, &'static str)>,
     subproject_keys: HashMap<String, usize>,
     /// Raw value → mapped value, per field (bounded: free text would otherwise grow it with the file).
-    value_memo: RefCell<HashMap<&'static str, HashMap<String, Option<&'static str>>>>,
+    value_memo: RefCell<FastMap<&'static str, FastMap<String, Option<&'static str>>>>,
+    /// Raw sub-project / kommun cell → sub-project index (bounded like `value_memo`).
+    subproject_memo: RefCell<[FastMap<String, Option<usize>>; 2]>,
 }
 
 const VALUE_MEMO_ENTRIES: usize = 4096;
@@ -215,10 +246,12 @@ impl<'a> FileContext<'a> {
         source_file: String,
         source_sheet: Option<String>,
     ) -> Self {
-        let columns = header_columns
-            .iter()
-            .filter_map(|(f, h, c)| c.map(|c| (*f, (c, h.clone()))))
-            .collect();
+        let mut columns = vec![None; domain::ALL_FIELDS.len()];
+        for (f, h, c) in header_columns {
+            if let Some(c) = c {
+                columns[*f as usize] = Some((*c, h.clone()));
+            }
+        }
         let mut values: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
         for field in domain::VALUE_MAPPED_FIELDS
             .iter()
@@ -262,22 +295,32 @@ impl<'a> FileContext<'a> {
                     )
                 })
                 .collect(),
-            seen: HashSet::new(),
+            seen: FastSet::default(),
             subproject_keys,
-            value_memo: RefCell::new(HashMap::new()),
+            value_memo: RefCell::new(FastMap::default()),
+            subproject_memo: RefCell::new(Default::default()),
         }
     }
 
+    /// (column index, header text) of a mapped field, if the header has it.
+    fn column(&self, f: CanonicalField) -> Option<&(usize, String)> {
+        self.columns[f as usize].as_ref()
+    }
+
     fn cell<'r>(&self, row: &'r RawRow, f: CanonicalField) -> Option<(&'r Cell, &str)> {
-        let (i, h) = self.columns.get(&f)?;
+        let (i, h) = self.column(f)?;
         Some((row.cells.get(*i).unwrap_or(&Cell::Empty), h.as_str()))
     }
 
-    fn text(&self, row: &RawRow, f: CanonicalField) -> Option<String> {
+    /// The trimmed, non-empty text of a field, borrowed from the row when the cell is text.
+    fn text<'r>(&self, row: &'r RawRow, f: CanonicalField) -> Option<Cow<'r, str>> {
         let (c, _) = self.cell(row, f)?;
-        let t = c.as_text()?;
-        let t = t.trim();
-        (!t.is_empty()).then(|| t.to_string())
+        let t = match c.as_text()? {
+            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+            Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+            Cow::Owned(t) => Cow::Owned(t.trim().to_string()),
+        };
+        (!t.is_empty()).then_some(t)
     }
 
     /// Map a value through the pipeline's maps, then the built-in ones.
@@ -312,15 +355,10 @@ impl<'a> FileContext<'a> {
         if row.cells.iter().all(Cell::is_blank) {
             return RowOutcome::Skipped("blank");
         }
-        if let Some(first) = row.cells.iter().find(|c| !c.is_blank()) {
-            if let Some(t) = first.as_text() {
-                let k = fold_key(&t);
-                if ["summa", "totalt", "total", "antal"]
-                    .iter()
-                    .any(|w| k.starts_with(w))
-                {
-                    return RowOutcome::Skipped("total");
-                }
+        // Only text can name a total (numbers, dates and booleans never start with the words).
+        if let Some(Cell::Text(t)) = row.cells.iter().find(|c| !c.is_blank()) {
+            if is_total_label(t) {
+                return RowOutcome::Skipped("total");
             }
         }
         let mut rejects = Vec::new();
@@ -335,7 +373,10 @@ impl<'a> FileContext<'a> {
             };
 
         // Excel error cells in any mapped column.
-        for (f, (i, h)) in &self.columns {
+        for f in domain::ALL_FIELDS {
+            let Some((i, h)) = self.column(f) else {
+                continue;
+            };
             if let Some(Cell::Error(e)) = row.cells.get(*i) {
                 reject(
                     "excel_error",
@@ -348,16 +389,16 @@ impl<'a> FileContext<'a> {
         let errored = |f: CanonicalField| matches!(self.cell(row, f), Some((Cell::Error(_), _)));
 
         // Identity.
-        let pnr_header = self
-            .columns
-            .get(&CanonicalField::Personnummer)
-            .map(|(_, h)| h.clone());
+        // Borrowed from the field alone, so that `seen` can be updated while it is held.
+        let pnr_header = self.columns[CanonicalField::Personnummer as usize]
+            .as_ref()
+            .map(|(_, h)| h.as_str());
         let pnr = match self.text(row, CanonicalField::Personnummer) {
             None if errored(CanonicalField::Personnummer) => None,
             None => {
                 reject(
                     "missing_required",
-                    pnr_header.as_deref(),
+                    pnr_header,
                     None,
                     "personnummer is empty".into(),
                 );
@@ -368,8 +409,8 @@ impl<'a> FileContext<'a> {
                 Err(e) => {
                     reject(
                         "invalid_personnummer",
-                        pnr_header.as_deref(),
-                        Some(raw),
+                        pnr_header,
+                        Some(raw.into_owned()),
                         e.to_string(),
                     );
                     None
@@ -397,11 +438,11 @@ impl<'a> FileContext<'a> {
             match this.map_value(name, &raw) {
                 Some(v) => Ok(Some(v)),
                 None => {
-                    let h = this.columns.get(&f).map(|(_, h)| h.as_str());
+                    let h = this.column(f).map(|(_, h)| h.as_str());
                     reject(
                         "unknown_value",
                         h,
-                        Some(raw.clone()),
+                        Some(raw.to_string()),
                         format!(
                             "\"{}\" is not in the value map for {name}; add it under [values.{name}] (canonical values: {})",
                             clip(&mask(&raw)),
@@ -467,8 +508,7 @@ impl<'a> FileContext<'a> {
         };
         if is_activity && activity_type == Ok(None) && !errored(CanonicalField::ActivityType) {
             let h = self
-                .columns
-                .get(&CanonicalField::ActivityType)
+                .column(CanonicalField::ActivityType)
                 .map(|(_, h)| h.clone());
             reject(
                 "missing_required",
@@ -481,10 +521,7 @@ impl<'a> FileContext<'a> {
         // Cross-field rules.
         if let (Some(s), Some(Some(e))) = (start, end) {
             if e < s {
-                let h = self
-                    .columns
-                    .get(&CanonicalField::EndDate)
-                    .map(|(_, h)| h.clone());
+                let h = self.column(CanonicalField::EndDate).map(|(_, h)| h.clone());
                 reject(
                     "end_before_start",
                     h.as_deref(),
@@ -495,13 +532,12 @@ impl<'a> FileContext<'a> {
         }
         if let (Some(reason), Some(None)) = (self.text(row, CanonicalField::ExitReason), end) {
             let h = self
-                .columns
-                .get(&CanonicalField::ExitReason)
+                .column(CanonicalField::ExitReason)
                 .map(|(_, h)| h.clone());
             reject(
                 "outcome_without_exit",
                 h.as_deref(),
-                Some(reason),
+                Some(reason.into_owned()),
                 "an exit reason is given but the end date is empty".into(),
             );
         }
@@ -512,8 +548,7 @@ impl<'a> FileContext<'a> {
                 if s < ps || s > pe {
                     reject(
                         "outside_project_period",
-                        self.columns
-                            .get(&CanonicalField::StartDate)
+                        self.column(CanonicalField::StartDate)
                             .map(|(_, h)| h.as_str()),
                         Some(s.to_string()),
                         format!("start date {s} is outside the project period {ps}–{pe}"),
@@ -524,8 +559,7 @@ impl<'a> FileContext<'a> {
                 if e > pe {
                     reject(
                         "outside_project_period",
-                        self.columns
-                            .get(&CanonicalField::EndDate)
+                        self.column(CanonicalField::EndDate)
                             .map(|(_, h)| h.as_str()),
                         Some(e.to_string()),
                         format!("end date {e} is after the project end {pe}"),
@@ -540,7 +574,7 @@ impl<'a> FileContext<'a> {
                 if !is_activity && (age < lo || age > hi) {
                     reject(
                         "age_out_of_range",
-                        pnr_header.as_deref(),
+                        pnr_header,
                         None,
                         format!("age at start is {age}; expected {lo}–{hi} (validation.age_range)"),
                     );
@@ -579,7 +613,7 @@ impl<'a> FileContext<'a> {
         if !self.seen.insert(key) {
             return RowOutcome::Rejected(vec![Reject {
                 rule: "duplicate_row",
-                column: pnr_header,
+                column: pnr_header.map(str::to_string),
                 message: if is_activity {
                     format!("the same participant, activity and start date {start} already appear earlier in this file")
                 } else {
@@ -588,7 +622,7 @@ impl<'a> FileContext<'a> {
                 raw_value: None,
             }]);
         }
-        let participant_id = hex::encode(digest);
+        let participant_id = hex_digest(&digest);
         let lineage = Lineage {
             source_file: self.source_file.clone(),
             source_sheet: self.source_sheet.clone(),
@@ -604,8 +638,11 @@ impl<'a> FileContext<'a> {
                 activity_type: ok(activity_type).unwrap_or("other"),
                 activity_raw: self
                     .text(row, CanonicalField::ActivityType)
+                    .map(Cow::into_owned)
                     .unwrap_or_default(),
-                provider: self.text(row, CanonicalField::Provider),
+                provider: self
+                    .text(row, CanonicalField::Provider)
+                    .map(Cow::into_owned),
                 start_date: start,
                 end_date: end,
                 hours,
@@ -642,7 +679,7 @@ impl<'a> FileContext<'a> {
             subsidised_employment: ok(subsidised).map(|v| v == "true").or(subsidised_from_exit),
             qualification_gained: ok(qual).map(|v| v == "true"),
             referral_source: ok(referral),
-            education_level: if self.columns.contains_key(&CanonicalField::EducationLevel) {
+            education_level: if self.column(CanonicalField::EducationLevel).is_some() {
                 Some(ok(education).unwrap_or("unknown"))
             } else {
                 None
@@ -650,7 +687,7 @@ impl<'a> FileContext<'a> {
             labour_status_at_entry: match labour_code {
                 Some("long_term_unemployed") => Some("unemployed"),
                 Some(v) => Some(v),
-                None if self.columns.contains_key(&CanonicalField::LabourStatus) => Some("unknown"),
+                None if self.column(CanonicalField::LabourStatus).is_some() => Some("unknown"),
                 None => None,
             },
             long_term_unemployed: match (ok(ltu), labour_code) {
@@ -673,7 +710,7 @@ impl<'a> FileContext<'a> {
     fn yes_no(&self, f: CanonicalField, v: Option<&'static str>) -> Option<&'static str> {
         match v {
             Some(v) => Some(v),
-            None if self.columns.contains_key(&f) => Some("unknown"),
+            None if self.column(f).is_some() => Some("unknown"),
             None => None,
         }
     }
@@ -727,6 +764,25 @@ impl<'a> FileContext<'a> {
         }
     }
 
+    /// A sub-project resolved from a cell's text (`kind` 0: the sub-project column, 1: the kommun column),
+    /// worked out once per distinct text in a file.
+    fn memo_subproject(
+        &self,
+        kind: usize,
+        raw: &str,
+        resolve: impl FnOnce(&str) -> Option<usize>,
+    ) -> Option<usize> {
+        if let Some(found) = self.subproject_memo.borrow()[kind].get(raw) {
+            return *found;
+        }
+        let found = resolve(raw);
+        let mut memo = self.subproject_memo.borrow_mut();
+        if memo[kind].len() < VALUE_MEMO_ENTRIES {
+            memo[kind].insert(raw.to_string(), found);
+        }
+        found
+    }
+
     fn resolve_subproject(
         &self,
         row: &RawRow,
@@ -737,52 +793,52 @@ impl<'a> FileContext<'a> {
             return subs.iter().position(|s| &s.id == id);
         }
         if let Some(raw) = self.text(row, CanonicalField::Subproject) {
-            let mapped = self
-                .values
-                .get("subproject")
-                .and_then(|m| m.get(&fold_key(&raw)));
-            let found = match mapped {
-                Some(id) => subs.iter().position(|s| &s.id == id),
-                None => self.subproject_keys.get(&fold_header(&raw)).copied(),
-            };
+            let found = self.memo_subproject(0, &raw, |raw| {
+                let mapped = self
+                    .values
+                    .get("subproject")
+                    .and_then(|m| m.get(&fold_key(raw)));
+                match mapped {
+                    Some(id) => subs.iter().position(|s| &s.id == id),
+                    None => self.subproject_keys.get(&fold_header(raw)).copied(),
+                }
+            });
             if found.is_none() {
                 let h = self
-                    .columns
-                    .get(&CanonicalField::Subproject)
+                    .column(CanonicalField::Subproject)
                     .map(|(_, h)| h.as_str());
                 reject(
                     "unknown_subproject",
                     h,
-                    Some(raw.clone()),
+                    Some(raw.to_string()),
                     format!("\"{raw}\" names no sub-project of this pipeline; map it under [values.subproject]"),
                 );
             }
             return found;
         }
         if let Some(raw) = self.text(row, CanonicalField::MunicipalityCode) {
-            let code = domain::normalise_kommunkod(&raw);
-            let found = code
-                .as_deref()
-                .and_then(|c| subs.iter().position(|s| s.municipality_code == c))
-                .or_else(|| self.subproject_keys.get(&fold_header(&raw)).copied());
+            let found = self.memo_subproject(1, &raw, |raw| {
+                domain::normalise_kommunkod(raw)
+                    .as_deref()
+                    .and_then(|c| subs.iter().position(|s| s.municipality_code == c))
+                    .or_else(|| self.subproject_keys.get(&fold_header(raw)).copied())
+            });
             if found.is_none() {
                 let h = self
-                    .columns
-                    .get(&CanonicalField::MunicipalityCode)
+                    .column(CanonicalField::MunicipalityCode)
                     .map(|(_, h)| h.as_str());
                 reject(
                     "unknown_subproject",
                     h,
-                    Some(raw.clone()),
+                    Some(raw.to_string()),
                     format!("kommun \"{raw}\" is not the kommunkod or name of any sub-project of this pipeline"),
                 );
             }
             return found;
         }
         let h = self
-            .columns
-            .get(&CanonicalField::Subproject)
-            .or_else(|| self.columns.get(&CanonicalField::MunicipalityCode))
+            .column(CanonicalField::Subproject)
+            .or_else(|| self.column(CanonicalField::MunicipalityCode))
             .map(|(_, h)| h.clone());
         reject(
             "missing_required",
@@ -889,6 +945,23 @@ pub fn parse_number(cell: &Cell, decimal_comma: bool) -> Result<Option<f64>, Str
             let t = t.trim();
             if t.is_empty() {
                 return Ok(None);
+            }
+            // The common case, a short ASCII number without spaces, is parsed from a stack buffer.
+            if t.len() <= 64 && t.bytes().all(|b| b.is_ascii_graphic()) {
+                let wrong = if decimal_comma { b'.' } else { b',' };
+                if t.bytes().any(|b| b == wrong) {
+                    return Err(t.to_string());
+                }
+                let mut buf = [0u8; 64];
+                for (d, b) in buf.iter_mut().zip(t.bytes()) {
+                    *d = if b == b',' { b'.' } else { b };
+                }
+                return std::str::from_utf8(&buf[..t.len()])
+                    .ok()
+                    .and_then(|c| c.parse::<f64>().ok())
+                    .filter(|f| f.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| t.to_string());
             }
             let cleaned: String = t
                 .chars()
