@@ -9,6 +9,8 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use smol_str::SmolStr;
+
 use super::{Cell, FileInfo, Format, RawRow, ReadError, ReadOptions, RowSource};
 use crate::config::Encoding;
 
@@ -201,29 +203,29 @@ impl CsvSource {
         })
     }
 
-    fn decode(&mut self, bytes: &[u8]) -> String {
+    /// A field as text: borrowed from the record while decoding (ASCII decodes in place), then stored
+    /// inline when short, so most fields allocate nothing.
+    fn decode(&mut self, bytes: &[u8]) -> SmolStr {
+        let cp1252 = |bytes| {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        };
         match self.enc {
             Enc::Utf8 => match std::str::from_utf8(bytes) {
-                Ok(s) => s.to_owned(),
+                Ok(s) => SmolStr::new(s),
                 Err(_) => {
                     self.reencoded += 1;
-                    let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                    s.into_owned()
+                    SmolStr::new(cp1252(bytes))
                 }
             },
-            Enc::Windows1252 => {
-                let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                s.into_owned()
-            }
+            Enc::Windows1252 => SmolStr::new(cp1252(bytes)),
             Enc::Windows1252Detected => match std::str::from_utf8(bytes) {
                 Ok(s) if !s.is_ascii() => {
                     self.reencoded += 1;
-                    s.to_owned()
+                    SmolStr::new(s)
                 }
-                _ => {
-                    let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-                    s.into_owned()
-                }
+                _ => SmolStr::new(cp1252(bytes)),
             },
         }
     }

@@ -14,6 +14,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsx};
+use smol_str::SmolStr;
 
 use super::{Cell, FileInfo, Format, RawRow, ReadError, ReadOptions, RowSource};
 use crate::config::SheetSel;
@@ -186,7 +187,13 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
         if matches!(v, DataRef::Empty) {
             continue;
         }
-        col.push(r, k, to_cell(&Data::from(v.clone())))?;
+        // Shared strings (most text in xlsx) are copied once, straight into the cell.
+        let cell = match v {
+            DataRef::SharedString(s) => Cell::Text(SmolStr::new(s)),
+            DataRef::String(s) => Cell::Text(SmolStr::new(s)),
+            other => to_cell(&Data::from(other.clone())),
+        };
+        col.push(r, k, cell)?;
     }
     Ok((name, col.finish()?))
 }
@@ -385,7 +392,7 @@ impl ExcelSource {
 fn to_cell(d: &Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
+        Data::String(s) => Cell::Text(SmolStr::new(s)),
         Data::Float(f) => Cell::Number(*f),
         Data::Int(i) => Cell::Int(*i),
         Data::Bool(b) => Cell::Bool(*b),
@@ -404,10 +411,10 @@ fn to_cell(d: &Data) -> Cell {
                 });
             match parsed {
                 Some(v) => Cell::DateTime(v),
-                None => Cell::Text(s.clone()),
+                None => Cell::Text(SmolStr::new(s)),
             }
         }
-        Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::DurationIso(s) => Cell::Text(SmolStr::new(s)),
         Data::Error(e) => Cell::Error(e.to_string()),
     }
 }

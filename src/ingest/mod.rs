@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
+use smol_str::SmolStr;
 
 use crate::config::{Encoding, HeaderRowSel, SheetSel};
 use crate::domain::fold_header;
@@ -16,7 +17,8 @@ use crate::domain::fold_header;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Empty,
-    Text(String),
+    /// Text; up to 23 bytes are stored inline, so most cells (dates, codes, numbers) allocate nothing.
+    Text(SmolStr),
     Number(f64),
     Int(i64),
     Bool(bool),
