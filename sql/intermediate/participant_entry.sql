@@ -23,9 +23,10 @@ entry as (
 
 first_enrolment as (
     select e.*
-    from ranked as e
-    join entry as x
-        on x.project_id = e.project_id and x.participant_id = e.participant_id and x.entry_rank = e.entry_rank
+    -- The narrow side first: DataFusion holds the left side of a join in memory.
+    from entry as x
+    join ranked as e
+        on e.project_id = x.project_id and e.participant_id = x.participant_id and e.entry_rank = x.entry_rank
 ),
 
 final as (

@@ -134,18 +134,19 @@ active as (
     group by d.level, d.project_id, d.subproject_id, b.month, d.gender
 ),
 
--- A person's first start and exit each fall in one month: joined to that month by equality.
+-- A person's first start and exit each fall in one month: joined to that month by equality. The months come
+-- first: DataFusion holds the left side of a join in memory, and there are a few dozen months per project.
 flow_events as (
     select ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender, 1 as starts, 0 as exits
-    from participant_scopes as ps
-    join month_bounds as b
-        on b.project_id = ps.project_id and b.month = cast(date_trunc('month', ps.first_start) as date)
+    from month_bounds as b
+    join participant_scopes as ps
+        on ps.project_id = b.project_id and cast(date_trunc('month', ps.first_start) as date) = b.month
     where ps.first_start <= b.month_end
     union all
     select ps.level, ps.project_id, ps.subproject_id, b.month, ps.gender, 0 as starts, 1 as exits
-    from participant_scopes as ps
-    join month_bounds as b
-        on b.project_id = ps.project_id and b.month = cast(date_trunc('month', ps.exit_date) as date)
+    from month_bounds as b
+    join participant_scopes as ps
+        on ps.project_id = b.project_id and cast(date_trunc('month', ps.exit_date) as date) = b.month
     where ps.exited and ps.exit_date <= b.month_end
 ),
 

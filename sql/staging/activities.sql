@@ -18,8 +18,9 @@ winners as (
 
 final as (
     select r.*
-    from versioned as r
-    join winners as w on w.version = r.version
+    -- The narrow winners first: DataFusion holds the left side of a join in memory (as in enrolments).
+    from winners as w
+    join versioned as r on r.version = w.version
 )
 
 select * exclude (version) from final
