@@ -989,3 +989,41 @@ pub fn parse_number(cell: &Cell, decimal_comma: bool) -> Result<Option<f64>, Str
         other => Err(other.as_text().map(|t| t.into_owned()).unwrap_or_default()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_labels_as_the_folded_text_decides() {
+        let cases = [
+            ("Summa", true),
+            ("  TOTALT:", true),
+            ("Total 12", true),
+            ("antal deltagare", true),
+            ("\u{a0}Summa", true),
+            ("Sum", false),
+            ("Anna", false),
+            ("Ånge", false),
+            ("2024-01-31", false),
+            ("* Summa", false),
+            ("", false),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(is_total_label(text), expected, "{text:?}");
+            let folded = fold_key(text);
+            let reference = ["summa", "totalt", "total", "antal"]
+                .iter()
+                .any(|w| folded.starts_with(w));
+            assert_eq!(is_total_label(text), reference, "{text:?} against fold_key");
+        }
+    }
+
+    #[test]
+    fn pseudonym_is_lowercase_hex_of_the_hmac() {
+        let p = Pseudonymiser::new(b"a test key, not a real one");
+        let digest = p.digest("a canonical number");
+        assert_eq!(p.pseudonym("a canonical number"), hex::encode(digest));
+        assert_eq!(hex_digest(&[0xab; 32]), "ab".repeat(32));
+    }
+}

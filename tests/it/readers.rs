@@ -406,3 +406,24 @@ fn columns_no_mapping_reads_are_left_undecoded_but_blank_and_total_rows_stay_exa
     assert!(!rows[2].cells.iter().all(Cell::is_blank));
     assert!(rows[3].cells.iter().all(Cell::is_blank));
 }
+
+#[test]
+fn numbers_in_text_cells_short_and_long() {
+    let t = |s: &str| Cell::Text(s.into());
+    // Short ASCII numbers (parsed from a stack buffer) and numbers with spaces (the general path) agree.
+    assert_eq!(parse_number(&t("7,5"), true), Ok(Some(7.5)));
+    assert_eq!(parse_number(&t(" 1 234,5 "), true), Ok(Some(1234.5)));
+    assert_eq!(parse_number(&t("1\u{a0}234,5"), true), Ok(Some(1234.5)));
+    assert_eq!(parse_number(&t("-2"), true), Ok(Some(-2.0)));
+    assert_eq!(parse_number(&t("7.5"), false), Ok(Some(7.5)));
+    assert_eq!(parse_number(&t("   "), true), Ok(None));
+    // The other separator, words and infinities are not numbers; the raw text comes back.
+    assert_eq!(parse_number(&t("7.5"), true), Err("7.5".to_string()));
+    assert_eq!(parse_number(&t("7,5"), false), Err("7,5".to_string()));
+    assert_eq!(parse_number(&t("1 234.5"), true), Err("1 234.5".to_string()));
+    assert_eq!(parse_number(&t("sju"), false), Err("sju".to_string()));
+    assert_eq!(parse_number(&t("inf"), false), Err("inf".to_string()));
+    // Longer than the stack buffer: still read.
+    let long = format!("0,{}5", "0".repeat(70));
+    assert_eq!(parse_number(&t(&long), true), Ok(Some(5e-71)));
+}
