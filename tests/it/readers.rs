@@ -420,7 +420,10 @@ fn numbers_in_text_cells_short_and_long() {
     // The other separator, words and infinities are not numbers; the raw text comes back.
     assert_eq!(parse_number(&t("7.5"), true), Err("7.5".to_string()));
     assert_eq!(parse_number(&t("7,5"), false), Err("7,5".to_string()));
-    assert_eq!(parse_number(&t("1 234.5"), true), Err("1 234.5".to_string()));
+    assert_eq!(
+        parse_number(&t("1 234.5"), true),
+        Err("1 234.5".to_string())
+    );
     assert_eq!(parse_number(&t("sju"), false), Err("sju".to_string()));
     assert_eq!(parse_number(&t("inf"), false), Err("inf".to_string()));
     // Longer than the stack buffer: still read.
