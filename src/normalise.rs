@@ -27,15 +27,12 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// Lowercase hex of a digest, without the per-character iterator of `hex::encode`.
+/// Lowercase hex of a digest, through a stack buffer (`hex::encode` goes character by character).
 fn hex_digest(digest: &[u8; 32]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    out
+    let mut buf = [0u8; 64];
+    // The buffer is exactly twice the digest, so encoding cannot fail; hex digits are ASCII.
+    let _ = hex::encode_to_slice(digest, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// Whether a row's first text names a total ("Summa", "Totalt", "Total", "Antal" …), as
@@ -946,41 +943,29 @@ pub fn parse_number(cell: &Cell, decimal_comma: bool) -> Result<Option<f64>, Str
             if t.is_empty() {
                 return Ok(None);
             }
-            // The common case, a short ASCII number without spaces, is parsed from a stack buffer.
-            if t.len() <= 64 && t.bytes().all(|b| b.is_ascii_graphic()) {
-                let wrong = if decimal_comma { b'.' } else { b',' };
-                if t.bytes().any(|b| b == wrong) {
-                    return Err(t.to_string());
-                }
-                let mut buf = [0u8; 64];
-                for (d, b) in buf.iter_mut().zip(t.bytes()) {
-                    *d = if b == b',' { b'.' } else { b };
-                }
-                return std::str::from_utf8(&buf[..t.len()])
-                    .ok()
-                    .and_then(|c| c.parse::<f64>().ok())
-                    .filter(|f| f.is_finite())
-                    .map(Some)
-                    .ok_or_else(|| t.to_string());
+            let wrong = if decimal_comma { '.' } else { ',' };
+            if t.contains(wrong) {
+                return Err(t.to_string());
             }
-            let cleaned: String = t
+            // Without the spaces (thousands separators), with a decimal point; on the stack when short.
+            let cleaned = t
                 .chars()
                 .filter(|c| !(c.is_whitespace() || *c == '\u{a0}' || *c == '\u{202f}'))
-                .collect();
-            let cleaned = if decimal_comma {
-                if cleaned.contains('.') {
-                    return Err(t.to_string());
-                }
-                cleaned.replace(',', ".")
+                .map(|c| if c == ',' { '.' } else { c });
+            let mut buf = [0u8; 64];
+            let parsed = if t.is_ascii() && t.len() <= buf.len() {
+                let n = buf
+                    .iter_mut()
+                    .zip(cleaned)
+                    .map(|(d, c)| *d = c as u8)
+                    .count();
+                std::str::from_utf8(&buf[..n])
+                    .ok()
+                    .and_then(|c| c.parse::<f64>().ok())
             } else {
-                if cleaned.contains(',') {
-                    return Err(t.to_string());
-                }
-                cleaned
+                cleaned.collect::<String>().parse::<f64>().ok()
             };
-            cleaned
-                .parse::<f64>()
-                .ok()
+            parsed
                 .filter(|f| f.is_finite())
                 .map(Some)
                 .ok_or_else(|| t.to_string())

@@ -190,7 +190,6 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
         // Shared strings (most text in xlsx) are copied once, straight into the cell.
         let cell = match v {
             DataRef::SharedString(s) => Cell::Text(SmolStr::new(s)),
-            DataRef::String(s) => Cell::Text(SmolStr::new(s)),
             other => to_cell(&Data::from(other.clone())),
         };
         col.push(r, k, cell)?;
