@@ -5,7 +5,7 @@
 -- tie: the least of one integer per enrolment (days of the start, then the sub-project's rank by id),
 -- joined back on it (row_number() over millions of one-person partitions is slow in DataFusion).
 with subproject_ranks as (
-    select project_id, subproject_id, row_number() over (partition by project_id order by subproject_id) as sub_rank
+    select project_id, subproject_id, cast(row_number() over (partition by project_id order by subproject_id) as bigint) as sub_rank
     from subprojects
 ),
 
@@ -62,5 +62,6 @@ final as (
     where s.level = 'project'
 )
 
+-- Not sorted, like participant_scopes: one row per person, which nobody reads in pseudonym order, and a
+-- sort would hold the whole table in memory.
 select * from final
-order by project_id, participant_id

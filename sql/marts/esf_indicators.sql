@@ -47,11 +47,15 @@ with definitions (programme, indicator_code, indicator_name, flag, sort_order) a
 -- People with the same characteristics are counted together first (`n`): the flags below then run over a
 -- few thousand groups instead of every participant, however many millions there are.
 entry_groups as (
-    select project_id, programme, gender, labour_status_at_entry, long_term_unemployed, age_at_start,
+    select project_id, programme, gender, labour_status_at_entry, long_term_unemployed,
+        case
+            when age_at_start < 18 then 0 when age_at_start < 25 then 1 when age_at_start <= 29 then 2
+            when age_at_start <= 54 then 3 when age_at_start >= 55 then 4
+        end as age_band,
         education_level, disability, third_country_national, foreign_born, exited, exit_outcome,
         qualification_gained, count(*) as n
     from participant_entry
-    group by project_id, programme, gender, labour_status_at_entry, long_term_unemployed, age_at_start,
+    group by project_id, programme, gender, labour_status_at_entry, long_term_unemployed, age_band,
         education_level, disability, third_country_national, foreign_born, exited, exit_outcome,
         qualification_gained
 ),
@@ -99,11 +103,11 @@ flags as (
             when 'long_term_unemployed' then coalesce(long_term_unemployed, false)
             when 'inactive' then labour_status_at_entry = 'inactive'
             when 'employed' then labour_status_at_entry = 'employed'
-            when 'age_below_25' then age_at_start < 25
-            when 'age_above_54' then age_at_start > 54
-            when 'age_below_18' then age_at_start < 18
-            when 'age_18_29' then age_at_start between 18 and 29
-            when 'age_55_plus' then age_at_start >= 55
+            when 'age_below_25' then age_band <= 1
+            when 'age_above_54' then age_band = 4
+            when 'age_below_18' then age_band = 0
+            when 'age_18_29' then age_band in (1, 2)
+            when 'age_55_plus' then age_band = 4
             when 'isced_0_2' then education_level = 'isced_0_2'
             when 'isced_3_4' then education_level = 'isced_3_4'
             when 'isced_5_8' then education_level = 'isced_5_8'
@@ -168,31 +172,32 @@ grid as (
     cross join genders as g
 ),
 
--- Whether the project's sources have the field is decided once per project, from all its participants.
-availability as (
-    select project_id, flag, with_data > 0 as available
-    from counted
-    where gender = 'total'
+-- Whether the project's sources have the field is decided once per project, from all its participants:
+-- the total row's count, spread over the project's rows for the flag by a window over the few hundred
+-- rows of the grid (a second reference to `counted` would compute it, and everything it reads, again).
+joined as (
+    select g.*, c.hits, c.with_data,
+        coalesce(max(case when g.gender = 'total' then c.with_data end) over (partition by g.project_id, g.flag) > 0, false)
+            as available
+    from grid as g
+    left join counted as c
+        on c.project_id = g.project_id and c.gender = g.gender and c.flag = g.flag
 ),
 
 final as (
     select
-        g.project_id,
-        g.programme as programme_period,
-        g.indicator_code,
-        g.indicator_name,
-        g.gender,
-        g.report_date,
-        case when coalesce(a.available, false) then coalesce(c.hits, 0) end as value,
-        coalesce(a.available, false) as available,
-        coalesce(c.with_data, 0) as participants_with_data,
-        g.sort_order,
-        g.gender_order
-    from grid as g
-    left join counted as c
-        on c.project_id = g.project_id and c.gender = g.gender and c.flag = g.flag
-    left join availability as a
-        on a.project_id = g.project_id and a.flag = g.flag
+        project_id,
+        programme as programme_period,
+        indicator_code,
+        indicator_name,
+        gender,
+        report_date,
+        case when available then coalesce(hits, 0) end as value,
+        available,
+        coalesce(with_data, 0) as participants_with_data,
+        sort_order,
+        gender_order
+    from joined
 )
 
 select * exclude (sort_order, gender_order) from final

@@ -5,6 +5,7 @@ mod common;
 mod disclosure;
 mod e2e;
 mod export;
+mod models;
 mod nightly;
 mod personnummer;
 mod readers;

@@ -1,0 +1,355 @@
+//! The marts' fast SQL against the obvious definitions, on the bundled sample inputs (five projects,
+//! people in several sub-projects, re-entries, both programme periods): `esf_indicators` counted flag by
+//! flag from `participant_entry`, `monthly_active` as distinct people per month from `enrolments` — each
+//! compared with `EXCEPT` both ways through the real CLI.
+
+use std::path::Path;
+
+use crate::common::query_csv;
+use crate::export::run_bundled;
+
+/// (programme, indicator code, who counts, whose data is there): the regulation's definitions as
+/// predicates over `participant_entry`, written independently of the model's flag table.
+const INDICATORS: &[(&str, &str, &str, &str)] = &[
+    ("esf_2014_2020", "TOTAL", "true", "true"),
+    (
+        "esf_2014_2020",
+        "CO01",
+        "labour_status_at_entry = 'unemployed'",
+        "labour_status_at_entry is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO02",
+        "long_term_unemployed",
+        "long_term_unemployed is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO03",
+        "labour_status_at_entry = 'inactive'",
+        "labour_status_at_entry is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO05",
+        "labour_status_at_entry = 'employed'",
+        "labour_status_at_entry is not null",
+    ),
+    ("esf_2014_2020", "CO06", "age_at_start < 25", "true"),
+    ("esf_2014_2020", "CO07", "age_at_start > 54", "true"),
+    (
+        "esf_2014_2020",
+        "CO09",
+        "education_level = 'isced_0_2'",
+        "education_level is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO10",
+        "education_level = 'isced_3_4'",
+        "education_level is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO11",
+        "education_level = 'isced_5_8'",
+        "education_level is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO15",
+        "foreign_born = 'yes'",
+        "foreign_born is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CO16",
+        "disability = 'yes'",
+        "disability is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CR01",
+        "labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking'",
+        "labour_status_at_entry is not null and exit_outcome is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CR02",
+        "exited and exit_outcome = 'studies'",
+        "exit_outcome is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CR03",
+        "exited and qualification_gained",
+        "qualification_gained is not null",
+    ),
+    (
+        "esf_2014_2020",
+        "CR04",
+        "exited and exit_outcome = 'work'",
+        "exit_outcome is not null",
+    ),
+    ("esf_plus_2021_2027", "EECO01", "true", "true"),
+    (
+        "esf_plus_2021_2027",
+        "EECO02",
+        "labour_status_at_entry = 'unemployed'",
+        "labour_status_at_entry is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO03",
+        "long_term_unemployed",
+        "long_term_unemployed is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO04",
+        "labour_status_at_entry = 'inactive'",
+        "labour_status_at_entry is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO05",
+        "labour_status_at_entry = 'employed'",
+        "labour_status_at_entry is not null",
+    ),
+    ("esf_plus_2021_2027", "EECO06", "age_at_start < 18", "true"),
+    (
+        "esf_plus_2021_2027",
+        "EECO07",
+        "age_at_start between 18 and 29",
+        "true",
+    ),
+    ("esf_plus_2021_2027", "EECO08", "age_at_start >= 55", "true"),
+    (
+        "esf_plus_2021_2027",
+        "EECO09",
+        "education_level = 'isced_0_2'",
+        "education_level is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO10",
+        "education_level = 'isced_3_4'",
+        "education_level is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO11",
+        "education_level = 'isced_5_8'",
+        "education_level is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO12",
+        "disability = 'yes'",
+        "disability is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO13",
+        "third_country_national = 'yes'",
+        "third_country_national is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECO14",
+        "foreign_born = 'yes'",
+        "foreign_born is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECR01",
+        "exited and exit_outcome = 'job_seeking'",
+        "exit_outcome is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECR02",
+        "exited and exit_outcome = 'studies'",
+        "exit_outcome is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECR03",
+        "exited and qualification_gained",
+        "qualification_gained is not null",
+    ),
+    (
+        "esf_plus_2021_2027",
+        "EECR04",
+        "exited and exit_outcome = 'work'",
+        "exit_outcome is not null",
+    ),
+];
+
+/// The indicators counted one by one over `people` (a query over participant_entry's columns): every
+/// project × indicator of its programme × gender, the value null where no participant of the project has
+/// the field.
+fn indicators_by_definition(people: &str) -> String {
+    let counts: Vec<String> = INDICATORS
+        .iter()
+        .map(|(programme, code, hit, has)| {
+            format!(
+                "select project_id, '{code}' as indicator_code, g.gender, \
+                 count(*) filter (where ({hit}) and ({has})) as hits, count(*) filter (where {has}) as with_data \
+                 from ({people}) as p cross join (values ('total'), ('woman'), ('man')) as g(gender) \
+                 where p.programme = '{programme}' and (g.gender = 'total' or g.gender = p.gender) \
+                 group by project_id, g.gender"
+            )
+        })
+        .collect();
+    let codes: Vec<String> = INDICATORS
+        .iter()
+        .map(|(programme, code, _, _)| format!("('{programme}', '{code}')"))
+        .collect();
+    format!(
+        "with counts as ({}), \
+         codes (programme, indicator_code) as (values {}), \
+         grid as (select p.project_id, c.indicator_code, g.gender from projects as p \
+             join codes as c on c.programme = p.programme \
+             cross join (values ('total'), ('woman'), ('man')) as g(gender)) \
+         select g.project_id, g.indicator_code, g.gender, \
+             case when t.with_data > 0 then coalesce(c.hits, 0) end as value, \
+             coalesce(t.with_data > 0, false) as available, coalesce(c.with_data, 0) as participants_with_data \
+         from grid as g \
+         left join counts as c on c.project_id = g.project_id and c.indicator_code = g.indicator_code \
+             and c.gender = g.gender \
+         left join counts as t on t.project_id = g.project_id and t.indicator_code = g.indicator_code \
+             and t.gender = 'total'",
+        counts.join(" union all "),
+        codes.join(", ")
+    )
+}
+
+/// Rows in `a` and not in `b`, and the other way round (multisets).
+fn differences(root: &Path, a: &str, b: &str) -> (String, String) {
+    let count = |x: &str, y: &str| {
+        query_csv(
+            root,
+            &format!("select count(*) from (({x}) except all ({y})) as d"),
+        )[1][0]
+            .clone()
+    };
+    (count(a, b), count(b, a))
+}
+
+#[test]
+fn marts_equal_their_definitions_on_the_sample_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    run_bundled(root);
+
+    // esf_indicators, as built.
+    let model =
+        "select project_id, indicator_code, gender, value, available, participants_with_data \
+                 from esf_indicators";
+    let expected = indicators_by_definition("select * from participant_entry");
+    assert_eq!(
+        differences(root, model, &expected),
+        ("0".into(), "0".into())
+    );
+    let shape = query_csv(
+        root,
+        "select count(*), count(distinct project_id), sum(value), count(*) filter (where not available) \
+         from esf_indicators",
+    );
+    let (rows, projects, sum): (u32, u32, u64) = (
+        shape[1][0].parse().unwrap(),
+        shape[1][1].parse().unwrap(),
+        shape[1][2].parse().unwrap(),
+    );
+    // 4 projects × 16 CO/CR codes + 1 project × 18 EECO/EECR codes, × 3 genders; real counts.
+    assert_eq!((rows, projects), ((4 * 16 + 18) * 3, 5));
+    assert!(sum > 1000, "{shape:?}");
+
+    // The same model over projects whose participants are all men: the women's indicators are there, zero
+    // (not null) where the project's sources have the field, as for the men and the total.
+    let sql_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let esf = std::fs::read_to_string(sql_dir.join("marts/esf_indicators.sql")).unwrap();
+    let men = "select * from participant_entry where gender = 'man'";
+    assert_eq!(esf.matches("from participant_entry").count(), 1);
+    let esf_men = esf.replace(
+        "from participant_entry",
+        &format!("from ({men}) as participant_entry"),
+    );
+    let model_men = format!(
+        "select project_id, indicator_code, gender, value, available, participants_with_data from ({esf_men}) as m"
+    );
+    assert_eq!(
+        differences(root, &model_men, &indicators_by_definition(men)),
+        ("0".into(), "0".into())
+    );
+    let women = query_csv(
+        root,
+        &format!(
+            "select count(*) filter (where available), \
+                 count(*) filter (where available and value = 0 and participants_with_data = 0), \
+                 count(*) filter (where not available and value is null), count(*) \
+             from ({model_men}) as m where gender = 'woman'"
+        ),
+    );
+    let n: Vec<u32> = women[1].iter().map(|v| v.parse().unwrap()).collect();
+    assert_eq!((n[0], n[0] + n[2]), (n[1], n[3]), "{women:?}");
+    assert!(n[0] > 50, "{women:?}");
+
+    // monthly_active: people with an enrolment (started by the report date) covering some day of the month,
+    // clipped to the project's period and report date; per sub-project and per project, per gender and in
+    // total. Only months with someone active are compared (the model also lists the empty ones, as zero).
+    let active = "with months as ( \
+            select project_id, period_start, period_end, report_date, \
+                unnest(generate_series(cast(date_trunc('month', period_start) as date), \
+                    least(report_date, period_end), interval '1 month')) as month \
+            from projects), \
+        covered as ( \
+            select m.project_id, e.subproject_id, cast(m.month as date) as month, e.gender, e.participant_id \
+            from months as m join enrolments as e on e.project_id = m.project_id \
+            where e.start_date <= m.report_date \
+                and cast(date_trunc('month', greatest(e.start_date, m.period_start)) as date) <= m.month \
+                and cast(date_trunc('month', least(coalesce(e.end_date, m.report_date), m.report_date, \
+                    m.period_end)) as date) >= m.month) \
+        select project_id, 'subproject' as level, subproject_id, month, gender, \
+            count(distinct participant_id) as active from covered group by 1, 2, 3, 4, 5 \
+        union all select project_id, 'subproject', subproject_id, month, 'total', count(distinct participant_id) \
+            from covered group by 1, 2, 3, 4, 5 \
+        union all select project_id, 'project', cast(null as varchar), month, gender, \
+            count(distinct participant_id) from covered group by 1, 2, 3, 4, 5 \
+        union all select project_id, 'project', cast(null as varchar), month, 'total', \
+            count(distinct participant_id) from covered group by 1, 2, 3, 4, 5";
+    let model =
+        "select project_id, level, subproject_id, month, gender, active from monthly_active \
+                 where active > 0";
+    assert_eq!(differences(root, model, active), ("0".into(), "0".into()));
+    // People in more than one sub-project make the project's count smaller than the sum of its
+    // sub-projects': the comparison above covers that merge.
+    let merged = query_csv(
+        root,
+        "select sum(case when level = 'project' then active else -active end) from monthly_active \
+         where gender = 'total'",
+    );
+    assert!(merged[1][0].parse::<i64>().unwrap() < 0, "{merged:?}");
+
+    // Starts and exits: each person's first start and last exit in the scope, in its month of the project.
+    let flows = "select project_id, level, subproject_id, cast(date_trunc('month', d) as date) as month, gender, \
+            kind, count(*) as n \
+        from ( \
+            select project_id, level, subproject_id, gender, first_start as d, 'start' as kind from participant_scopes \
+            union all select project_id, level, subproject_id, gender, exit_date, 'exit' from participant_scopes \
+                where exited \
+        ) as s join projects as p using (project_id) \
+        where s.d >= cast(date_trunc('month', p.period_start) as date) and s.d <= least(p.report_date, p.period_end) \
+        group by 1, 2, 3, 4, 5, 6";
+    let model_flows =
+        "select project_id, level, subproject_id, month, gender, 'start' as kind, starts as n \
+            from monthly_active where starts > 0 and gender <> 'total' \
+        union all select project_id, level, subproject_id, month, gender, 'exit', exits \
+            from monthly_active where exits > 0 and gender <> 'total'";
+    assert_eq!(
+        differences(root, model_flows, flows),
+        ("0".into(), "0".into())
+    );
+}
