@@ -9,24 +9,19 @@ with people as (
         on pe.project_id = pa.project_id and pe.participant_id = pa.participant_id
 ),
 
-by_gender as (
-    select project_id, activity_type, gender, exited, exit_outcome from people
-    union all
-    select project_id, activity_type, 'total' as gender, exited, exit_outcome from people
-),
-
+-- Women, men and their total in one pass over the people (referring to them twice would join twice).
 counted as (
     select
         project_id,
         activity_type,
-        gender,
+        coalesce(gender, 'total') as gender,
         count(*) as participants,
         sum(case when exited then 1 else 0 end) as exited,
         sum(case when exited and exit_outcome = 'work' then 1 else 0 end) as exits_work,
         sum(case when exited and exit_outcome = 'studies' then 1 else 0 end) as exits_studies,
         sum(case when exited and exit_outcome in ('work', 'studies') then 1 else 0 end) as exits_work_or_studies
-    from by_gender
-    group by project_id, activity_type, gender
+    from people
+    group by grouping sets ((project_id, activity_type, gender), (project_id, activity_type))
 ),
 
 types as (

@@ -6,8 +6,12 @@
 --             above the target;
 --   behind    the period is still running and the value is below that pace;
 --   not_met   the period has ended (report date on or after its end) and the target is not reached.
+-- People with the same gender and exit are counted together first (`n`), so each target meets a few
+-- groups instead of every participant of its project.
 with people as (
-    select * from participant_entry
+    select project_id, gender, exited, exit_outcome, count(*) as n
+    from participant_entry
+    group by project_id, gender, exited, exit_outcome
 ),
 
 targets_with_project as (
@@ -21,20 +25,20 @@ actuals as (
         t.project_id,
         t.target_id,
         case t.metric
-            when 'participants' then cast(count(pe.participant_id) as double)
+            when 'participants' then cast(coalesce(sum(pe.n), 0) as double)
             when 'share_women' then
-                cast(sum(case when pe.gender = 'woman' then 1 else 0 end) as double)
-                / nullif(count(pe.participant_id), 0)
+                cast(sum(case when pe.gender = 'woman' then pe.n else 0 end) as double)
+                / nullif(coalesce(sum(pe.n), 0), 0)
             when 'exits_to' then
                 cast(sum(case when pe.exited and strpos(',' || t.outcomes || ',', ',' || pe.exit_outcome || ',') > 0
-                    then 1 else 0 end) as double)
+                    then pe.n else 0 end) as double)
             when 'share_exits_to' then
                 cast(sum(case when pe.exited and strpos(',' || t.outcomes || ',', ',' || pe.exit_outcome || ',') > 0
-                    then 1 else 0 end) as double)
-                / nullif(sum(case when pe.exited then 1 else 0 end), 0)
+                    then pe.n else 0 end) as double)
+                / nullif(sum(case when pe.exited then pe.n else 0 end), 0)
         end as actual_value,
-        count(pe.participant_id) as participants,
-        sum(case when pe.exited then 1 else 0 end) as exited
+        coalesce(sum(pe.n), 0) as participants,
+        sum(case when pe.exited then pe.n else 0 end) as exited
     from targets_with_project as t
     left join people as pe on pe.project_id = t.project_id
     group by t.project_id, t.target_id, t.metric, t.outcomes

@@ -1,7 +1,8 @@
 //! The marts' fast SQL against the obvious definitions, on the bundled sample inputs (five projects,
 //! people in several sub-projects, re-entries, both programme periods): `esf_indicators` counted flag by
-//! flag from `participant_entry`, `monthly_active` as distinct people per month from `enrolments` — each
-//! compared with `EXCEPT` both ways through the real CLI.
+//! flag from `participant_entry`, `monthly_active` as distinct people per month from `enrolments`,
+//! `method_outcomes` and `target_followup` person by person — each compared with `EXCEPT` both ways
+//! through the real CLI.
 
 use std::path::Path;
 
@@ -352,4 +353,48 @@ fn marts_equal_their_definitions_on_the_sample_inputs() {
         differences(root, model_flows, flows),
         ("0".into(), "0".into())
     );
+
+    // method_outcomes: the people with each activity type, by gender and in total, and their exits.
+    let outcomes = "with p as ( \
+            select a.project_id, a.activity_type, e.gender, e.exited, e.exit_outcome \
+            from participant_activities as a \
+            join participant_entry as e on e.project_id = a.project_id and e.participant_id = a.participant_id), \
+        q as (select * from p union all select project_id, activity_type, 'total', exited, exit_outcome from p) \
+        select project_id, activity_type, gender, count(*) as participants, \
+            count(*) filter (where exited) as exited, \
+            count(*) filter (where exited and exit_outcome = 'work') as exits_work \
+        from q group by 1, 2, 3";
+    let model = "select project_id, activity_type, gender, participants, exited, exits_work \
+        from method_outcomes where participants > 0";
+    assert_eq!(differences(root, model, outcomes), ("0".into(), "0".into()));
+    let types = query_csv(
+        root,
+        "select count(distinct activity_type), sum(participants) from method_outcomes",
+    );
+    assert!(types[1][0].parse::<u32>().unwrap() > 2, "{types:?}");
+
+    // target_followup: each target's participants and exits are its project's people; a count target's
+    // actual value is the number of people, a share of women the women among them.
+    let people = "select t.project_id, t.target_id, \
+            (select count(*) from participant_entry as e where e.project_id = t.project_id) as participants, \
+            (select count(*) from participant_entry as e where e.project_id = t.project_id and e.exited) as exited, \
+            (select count(*) from participant_entry as e where e.project_id = t.project_id and e.gender = 'woman') \
+                as women \
+        from targets as t";
+    let checked = query_csv(
+        root,
+        &format!(
+            "select count(*), \
+                count(*) filter (where f.participants = x.participants and f.exited = x.exited), \
+                count(*) filter (where f.metric = 'participants' and f.actual_value = x.participants), \
+                count(*) filter (where f.metric = 'share_women' \
+                    and abs(f.actual_value - cast(x.women as double) / x.participants) < 1e-12), \
+                count(*) filter (where f.metric in ('participants', 'share_women')) \
+            from target_followup as f join ({people}) as x \
+                on x.project_id = f.project_id and x.target_id = f.target_id"
+        ),
+    );
+    let n: Vec<u32> = checked[1].iter().map(|v| v.parse().unwrap()).collect();
+    assert_eq!((n[1], n[2] + n[3]), (n[0], n[4]), "{checked:?}");
+    assert!(n[0] >= 5 && n[4] >= 2, "{checked:?}");
 }
