@@ -1,8 +1,8 @@
 //! The marts' fast SQL against the obvious definitions, on the bundled sample inputs (five projects,
 //! people in several sub-projects, re-entries, both programme periods): `esf_indicators` counted flag by
 //! flag from `participant_entry`, `monthly_active` as distinct people per month from `enrolments`,
-//! `method_outcomes` and `target_followup` person by person — each compared with `EXCEPT` both ways
-//! through the real CLI.
+//! `method_outcomes` and `target_followup` person by person, `pathways` with one window partition per
+//! person — each compared with `EXCEPT` both ways through the real CLI.
 
 use std::path::Path;
 
@@ -397,4 +397,33 @@ fn marts_equal_their_definitions_on_the_sample_inputs() {
     let n: Vec<u32> = checked[1].iter().map(|v| v.parse().unwrap()).collect();
     assert_eq!((n[1], n[2] + n[3]), (n[0], n[4]), "{checked:?}");
     assert!(n[0] >= 5 && n[4] >= 2, "{checked:?}");
+
+    // pathways: each person's steps (activity types on the path, started by the report date) numbered
+    // by first start within the person, the next one, the furthest and how many.
+    let steps = "with per_step as ( \
+            select a.project_id, a.participant_id, a.activity_type as step, s.step_order, \
+                min(a.start_date) as first_start \
+            from activities as a join path_steps as s on s.step = a.activity_type \
+            join projects as p on p.project_id = a.project_id \
+            where a.start_date <= p.report_date \
+            group by 1, 2, 3, 4) \
+        select project_id, participant_id, step, \
+            row_number() over (partition by project_id, participant_id order by first_start, step_order) \
+                as sequence, \
+            lead(step) over (partition by project_id, participant_id order by first_start, step_order) \
+                as next_step, \
+            step_order = max(step_order) over (partition by project_id, participant_id) as is_furthest, \
+            count(*) over (partition by project_id, participant_id) as steps_taken \
+        from per_step";
+    let model =
+        "select project_id, participant_id, step, sequence, next_step, is_furthest, steps_taken \
+        from pathways";
+    assert_eq!(differences(root, model, steps), ("0".into(), "0".into()));
+    let shape = query_csv(
+        root,
+        "select count(distinct participant_id), max(sequence), count(*) filter (where next_step is not null) \
+         from pathways",
+    );
+    let n: Vec<u32> = shape[1].iter().map(|v| v.parse().unwrap()).collect();
+    assert!(n[0] > 10 && n[1] >= 3 && n[2] > 10, "{shape:?}");
 }
