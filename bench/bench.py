@@ -41,11 +41,12 @@ GEN = BENCH / "gen.py"
 FULL = {"a": ("cp1252", 2_000_000, 1), "b": ("utf8", 2_000_000, 1), "c": ("xlsx", 200_000, 1),
         "d": ("cp1252", 1_000_000, 500)}
 TITLES = {"a": "Windows-1252 `;` CSV, decimal comma", "b": "UTF-8 (BOM) `,` CSV", "c": "xlsx, title row, header on row 3",
-          "d": "many Windows-1252 `;` CSV files", "e": "marts over enrolments (SQL models)"}
+          "d": "many Windows-1252 `;` CSV files", "e": "marts over enrolments and an activity log (SQL models)"}
 E_ROWS, E_TEMPLATE_ROWS = 10_000_000, 20_000
 CURVES = {"a": (1, 4, 16), "d": (0.25, 1, 4)}  # followup alone: file size (a), number of files (d)
 PEERS = ("duckdb", "polars", "pandas")
-MARTS = ("regional_overview", "esf_indicators", "monthly_active")
+MARTS = ("regional_overview", "esf_indicators", "monthly_active", "method_outcomes", "pathway_steps",
+         "pathway_transitions")
 FLAT = 1.25  # "flat": the largest peak of a curve at most this times its smallest
 
 
@@ -121,7 +122,8 @@ class Bench:
 
     def models_input(self) -> Path:
         """A snapshot-like folder for `followup models`: the reference tables of a small followup run plus
-        enrolment_rows scaled to 10 M rows (E_ROWS × --scale) by gen.py."""
+        enrolment_rows scaled to 10 M rows (E_ROWS × --scale) and an activity log for them (0.4 rows per
+        enrolment) by gen.py."""
         rows = max(1, round(E_ROWS * self.args.scale))
         tpl = self.exports("e_template", "cp1252", E_TEMPLATE_ROWS, 1)
         stat = Path(self.args.bin).stat()  # the template comes from this binary: a rebuild renews it
@@ -136,11 +138,13 @@ class Bench:
             out.mkdir()
             for p in (wh / "current").iterdir():
                 stem = p.name.removesuffix(".parquet")
-                if stem in models or stem in ("published", "enrolment_rows"):
+                if stem in models or stem in ("published", "enrolment_rows", "activity_rows"):
                     continue
                 (shutil.copytree if p.is_dir() else shutil.copy2)(p, out / p.name)
             subprocess.run([sys.executable, GEN, "enrolments", "--template", wh / "current" / "enrolment_rows",
-                            "--rows", str(rows), "--seed", str(self.args.seed), out / "enrolment_rows"],
+                            "--rows", str(rows), "--seed", str(self.args.seed),
+                            "--activities", out / "activity_rows",
+                            "--activity-template", wh / "current" / "activity_rows", out / "enrolment_rows"],
                            check=True, stdout=subprocess.DEVNULL)
             shutil.rmtree(wh)
         self.rows["e"] = rows
@@ -253,7 +257,7 @@ class Bench:
         return out
 
     def marts(self, src: Path, rep: int):
-        """(e): `followup models` against the same SQL in DuckDB; the three marts must agree."""
+        """(e): `followup models` against the same SQL in DuckDB; the marts (MARTS) must agree."""
         outs = {}
         for tool in rotate(["followup", "duckdb"], rep):
             out = self.work / f"e-{tool}"
@@ -362,7 +366,8 @@ class Bench:
             sizes.append(f"- ({w}) {TITLES[w]}: {rows:,} rows in {len(inputs)} file{'s' * (len(inputs) > 1)}, "
                          f"{nbytes / 2**20:,.1f} MiB")
         if "e" in a.workloads:
-            sizes.append(f"- (e) {TITLES['e']}: {self.rows['e']:,} enrolment rows")
+            sizes.append(f"- (e) {TITLES['e']}: {self.rows['e']:,} enrolment rows, an activity log of about "
+                         f"{round(self.rows['e'] * 0.4):,} rows")
         stage_lines = ["| workload | ingest s | SQL models s | data tests + publish s | whole process s |",
                        "|---|---:|---:|---:|---:|"]
         for label, runs in self.stages.items():
@@ -408,8 +413,8 @@ bad rows by rule, and over all rows and over the valid rows the sum of `hours`, 
 start and end dates and the sum of the start dates (as days). followup validates, so its
 `enrolment_rows` must match the valid rows and its `file_loads` must count every bad row as rejected; the
 peers do not validate (a date that does not parse becomes null), so their Parquet must match all rows.
-For (e) the row counts and per-column sums of `regional_overview`, `esf_indicators` and `monthly_active`
-must be equal between followup and DuckDB. A disagreement fails the run and this page is not written.
+For (e) the row counts and per-column sums of `regional_overview`, `esf_indicators`, `monthly_active`,
+`method_outcomes`, `pathway_steps` and `pathway_transitions` must be equal between followup and DuckDB. A disagreement fails the run and this page is not written.
 
 **Peers.** DuckDB reads Windows-1252 through its `encodings` extension (`encoding='CP1252'`) and xlsx
 through its `excel` extension, both from their PyPI packages; Polars streams UTF-8 with `scan_csv` →

@@ -332,7 +332,8 @@ def exports(args):
 
 
 def enrolments(args):
-    """Scale a small run's enrolment_rows up to --rows rows of --people distinct participants."""
+    """Scale a small run's enrolment_rows up to --rows rows of --people distinct participants, and with
+    --activities write an activity log for them (0.4 activities per enrolment)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -345,6 +346,11 @@ def enrolments(args):
     rng.shuffle(person)
     day0 = (PERIOD_START - D(1970, 1, 1)).days
     args.out.mkdir(parents=True)
+    activities_out, activities, schema_a = args.activities, 0, None
+    if activities_out:
+        # The activity log's schema from the template run's (empty) activity_rows.
+        schema_a = pq.read_schema(sorted(args.activity_template.glob("*.parquet"))[0])
+        activities_out.mkdir(parents=True)
     part_rows = 1_000_000
     for p, i0 in enumerate(range(0, args.rows, part_rows)):
         who = person[i0:i0 + part_rows]
@@ -367,7 +373,50 @@ def enrolments(args):
         arrays = [cols[f.name].cast(f.type) if f.name in cols else t[f.name] for f in schema]
         pq.write_table(pa.Table.from_arrays(arrays, schema=schema), args.out / f"part-{p:03d}.parquet",
                        compression="zstd")
-    print(json.dumps({"rows": args.rows, "people": args.people, "parts": p + 1}))
+        if activities_out:
+            activities += write_activities(rng, schema_a, t, cols, start, p, activities_out)
+    print(json.dumps({"rows": args.rows, "people": args.people, "parts": p + 1, "activities": activities}))
+
+
+PATH_STEPS = np.array(["mapping", "language", "adult_education", "vocational_training", "work_training",
+                       "matching", "employment"])
+
+
+def write_activities(rng, schema, t, cols, start, part: int, out: Path) -> int:
+    """An activity log for one part of the enrolments: 0, 1 or 2 activities per enrolment (0.4 on average),
+    each a step of the path, starting within its enrolment's first months; a tenth are ongoing."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    per = rng.choice(3, size=len(start), p=[0.7, 0.2, 0.1])
+    which = np.repeat(np.arange(len(start)), per)
+    k = np.arange(len(which)) - np.repeat(np.cumsum(per) - per, per)  # 0, 1 within an enrolment
+    n = len(which)
+    begin = start[which] + 45 * k + rng.integers(0, 30, n)
+    ongoing = rng.random(n) < 0.1
+    end = begin + rng.integers(10, 120, n)
+    take = pa.array(which)
+    acts = {
+        "project_id": t["project_id"].take(take),
+        "subproject_id": t["subproject_id"].take(take),
+        "municipality_code": t["municipality_code"].take(take),
+        "participant_id": cols["participant_id"].take(take),
+        "activity_type": pa.array(PATH_STEPS[rng.integers(0, len(PATH_STEPS), n)]),
+        "activity_raw": pa.array(np.full(n, "aktivitet")),
+        "provider": pa.array(np.char.add("Anordnare ", rng.integers(1, 40, n).astype(str))),
+        "start_date": pa.array(begin.astype(np.int32)).cast(pa.date32()),
+        "end_date": pa.array(end.astype(np.int32), mask=ongoing).cast(pa.date32()),
+        "hours": pa.array(np.round(rng.random(n) * 80, 1)),
+        "export_date": t["export_date"].take(take),
+        "source_file": pa.array(np.full(n, f"bench_e/activities-{part:03d}.csv")),
+        "source_sheet": pa.nulls(n, pa.string()),
+        "source_row": pa.array(np.arange(2, n + 2)),
+        "load_id": t["load_id"].take(take),
+    }
+    arrays = [acts[f.name].cast(f.type) for f in schema]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), out / f"part-{part:03d}.parquet",
+                   compression="zstd")
+    return n
 
 
 def main(argv=None):
@@ -383,6 +432,8 @@ def main(argv=None):
     s.add_argument("--template", type=Path, required=True, help="folder of enrolment_rows parts")
     s.add_argument("--rows", type=int, required=True)
     s.add_argument("--people", type=int, help="distinct participants (default 70 %% of --rows)")
+    s.add_argument("--activities", type=Path, help="also write an activity log (activity_rows) here")
+    s.add_argument("--activity-template", type=Path, help="folder of activity_rows parts (for the schema)")
     s.add_argument("out", type=Path)
     for p in (e, s):
         p.add_argument("--seed", type=int, default=20260630)
@@ -392,6 +443,8 @@ def main(argv=None):
             ap.error("--rows must be at least --files")
         exports(args)
     else:
+        if args.activities and not args.activity_template:
+            ap.error("--activities needs --activity-template")
         args.people = args.people or max(1, args.rows * 7 // 10)
         enrolments(args)
 
