@@ -19,7 +19,9 @@ by_type as (
         min(start_date) as first_start,
         max(coalesce(least(end_date, report_date), report_date)) as last_end,
         bool_or(end_date is null or end_date > report_date) as ongoing,
-        sum(hours) as hours,
+        -- Rounded to a millionth: a sum of doubles depends on the order the rows arrive in, and re-runs must
+        -- write the same numbers.
+        round(sum(hours), 6) as hours,
         count(*) as activities,
         max(report_date) as report_date
     from logged
@@ -46,23 +48,18 @@ sequenced as (
     select
         p.*,
         cast(
-            row_number() over (order by project_id, participant_id, first_start, step_order)
+            row_number() over w
             - rank() over (order by project_id, participant_id) + 1
             as bigint
         ) as sequence,
-        case
-            when lead(participant_id) over (order by project_id, participant_id, first_start, step_order)
-                = participant_id
-            and lead(project_id) over (order by project_id, participant_id, first_start, step_order) = project_id
-            then lead(step) over (order by project_id, participant_id, first_start, step_order)
+        case when lead(participant_id) over w = participant_id and lead(project_id) over w = project_id
+            then lead(step) over w
         end as next_step,
-        case
-            when lead(participant_id) over (order by project_id, participant_id, first_start, step_order)
-                = participant_id
-            and lead(project_id) over (order by project_id, participant_id, first_start, step_order) = project_id
-            then lead(first_start) over (order by project_id, participant_id, first_start, step_order)
+        case when lead(participant_id) over w = participant_id and lead(project_id) over w = project_id
+            then lead(first_start) over w
         end as next_start
     from per_step as p
+    window w as (order by project_id, participant_id, first_start, step_order)
 ),
 
 per_person as (

@@ -9,182 +9,110 @@ use std::path::Path;
 use crate::common::query_csv;
 use crate::export::run_bundled;
 
-/// (programme, indicator code, who counts, whose data is there): the regulation's definitions as
-/// predicates over `participant_entry`, written independently of the model's flag table.
-const INDICATORS: &[(&str, &str, &str, &str)] = &[
-    ("esf_2014_2020", "TOTAL", "true", "true"),
+const STATUS: &str = "labour_status_at_entry is not null";
+const EDUCATION: &str = "education_level is not null";
+const OUTCOME: &str = "exit_outcome is not null";
+
+/// (flag, who counts, whose data is there): the regulation's definitions as predicates over
+/// `participant_entry`, written here independently of the model's flag table.
+const FLAGS: &[(&str, &str, &str)] = &[
+    ("total", "true", "true"),
     (
-        "esf_2014_2020",
-        "CO01",
+        "unemployed",
         "labour_status_at_entry = 'unemployed'",
-        "labour_status_at_entry is not null",
+        STATUS,
     ),
     (
-        "esf_2014_2020",
-        "CO02",
+        "long_term_unemployed",
         "long_term_unemployed",
         "long_term_unemployed is not null",
     ),
+    ("inactive", "labour_status_at_entry = 'inactive'", STATUS),
+    ("employed", "labour_status_at_entry = 'employed'", STATUS),
+    ("below_25", "age_at_start < 25", "true"),
+    ("above_54", "age_at_start > 54", "true"),
+    ("below_18", "age_at_start < 18", "true"),
+    ("18_29", "age_at_start between 18 and 29", "true"),
+    ("55_plus", "age_at_start >= 55", "true"),
+    ("isced_0_2", "education_level = 'isced_0_2'", EDUCATION),
+    ("isced_3_4", "education_level = 'isced_3_4'", EDUCATION),
+    ("isced_5_8", "education_level = 'isced_5_8'", EDUCATION),
+    ("disability", "disability = 'yes'", "disability is not null"),
     (
-        "esf_2014_2020",
-        "CO03",
-        "labour_status_at_entry = 'inactive'",
-        "labour_status_at_entry is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CO05",
-        "labour_status_at_entry = 'employed'",
-        "labour_status_at_entry is not null",
-    ),
-    ("esf_2014_2020", "CO06", "age_at_start < 25", "true"),
-    ("esf_2014_2020", "CO07", "age_at_start > 54", "true"),
-    (
-        "esf_2014_2020",
-        "CO09",
-        "education_level = 'isced_0_2'",
-        "education_level is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CO10",
-        "education_level = 'isced_3_4'",
-        "education_level is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CO11",
-        "education_level = 'isced_5_8'",
-        "education_level is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CO15",
-        "foreign_born = 'yes'",
-        "foreign_born is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CO16",
-        "disability = 'yes'",
-        "disability is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CR01",
-        "labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking'",
-        "labour_status_at_entry is not null and exit_outcome is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CR02",
-        "exited and exit_outcome = 'studies'",
-        "exit_outcome is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CR03",
-        "exited and qualification_gained",
-        "qualification_gained is not null",
-    ),
-    (
-        "esf_2014_2020",
-        "CR04",
-        "exited and exit_outcome = 'work'",
-        "exit_outcome is not null",
-    ),
-    ("esf_plus_2021_2027", "EECO01", "true", "true"),
-    (
-        "esf_plus_2021_2027",
-        "EECO02",
-        "labour_status_at_entry = 'unemployed'",
-        "labour_status_at_entry is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO03",
-        "long_term_unemployed",
-        "long_term_unemployed is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO04",
-        "labour_status_at_entry = 'inactive'",
-        "labour_status_at_entry is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO05",
-        "labour_status_at_entry = 'employed'",
-        "labour_status_at_entry is not null",
-    ),
-    ("esf_plus_2021_2027", "EECO06", "age_at_start < 18", "true"),
-    (
-        "esf_plus_2021_2027",
-        "EECO07",
-        "age_at_start between 18 and 29",
-        "true",
-    ),
-    ("esf_plus_2021_2027", "EECO08", "age_at_start >= 55", "true"),
-    (
-        "esf_plus_2021_2027",
-        "EECO09",
-        "education_level = 'isced_0_2'",
-        "education_level is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO10",
-        "education_level = 'isced_3_4'",
-        "education_level is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO11",
-        "education_level = 'isced_5_8'",
-        "education_level is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO12",
-        "disability = 'yes'",
-        "disability is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECO13",
+        "third_country",
         "third_country_national = 'yes'",
         "third_country_national is not null",
     ),
     (
-        "esf_plus_2021_2027",
-        "EECO14",
+        "foreign",
         "foreign_born = 'yes'",
         "foreign_born is not null",
     ),
     (
-        "esf_plus_2021_2027",
-        "EECR01",
+        "inactive_to_job_seeking",
+        "labour_status_at_entry = 'inactive' and exited and exit_outcome = 'job_seeking'",
+        "labour_status_at_entry is not null and exit_outcome is not null",
+    ),
+    (
+        "job_seeking",
         "exited and exit_outcome = 'job_seeking'",
-        "exit_outcome is not null",
+        OUTCOME,
     ),
+    ("studies", "exited and exit_outcome = 'studies'", OUTCOME),
     (
-        "esf_plus_2021_2027",
-        "EECR02",
-        "exited and exit_outcome = 'studies'",
-        "exit_outcome is not null",
-    ),
-    (
-        "esf_plus_2021_2027",
-        "EECR03",
+        "qualification",
         "exited and qualification_gained",
         "qualification_gained is not null",
     ),
+    ("work", "exited and exit_outcome = 'work'", OUTCOME),
+];
+
+/// Each programme's indicator codes and the flag each counts (ESF 2014–2020: Reg. (EU) 1304/2013; ESF+:
+/// Reg. (EU) 2021/1057).
+const CODES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "esf_2014_2020",
+        &[
+            ("TOTAL", "total"),
+            ("CO01", "unemployed"),
+            ("CO02", "long_term_unemployed"),
+            ("CO03", "inactive"),
+            ("CO05", "employed"),
+            ("CO06", "below_25"),
+            ("CO07", "above_54"),
+            ("CO09", "isced_0_2"),
+            ("CO10", "isced_3_4"),
+            ("CO11", "isced_5_8"),
+            ("CO15", "foreign"),
+            ("CO16", "disability"),
+            ("CR01", "inactive_to_job_seeking"),
+            ("CR02", "studies"),
+            ("CR03", "qualification"),
+            ("CR04", "work"),
+        ],
+    ),
     (
         "esf_plus_2021_2027",
-        "EECR04",
-        "exited and exit_outcome = 'work'",
-        "exit_outcome is not null",
+        &[
+            ("EECO01", "total"),
+            ("EECO02", "unemployed"),
+            ("EECO03", "long_term_unemployed"),
+            ("EECO04", "inactive"),
+            ("EECO05", "employed"),
+            ("EECO06", "below_18"),
+            ("EECO07", "18_29"),
+            ("EECO08", "55_plus"),
+            ("EECO09", "isced_0_2"),
+            ("EECO10", "isced_3_4"),
+            ("EECO11", "isced_5_8"),
+            ("EECO12", "disability"),
+            ("EECO13", "third_country"),
+            ("EECO14", "foreign"),
+            ("EECR01", "job_seeking"),
+            ("EECR02", "studies"),
+            ("EECR03", "qualification"),
+            ("EECR04", "work"),
+        ],
     ),
 ];
 
@@ -192,22 +120,24 @@ const INDICATORS: &[(&str, &str, &str, &str)] = &[
 /// project × indicator of its programme × gender, the value null where no participant of the project has
 /// the field.
 fn indicators_by_definition(people: &str) -> String {
-    let counts: Vec<String> = INDICATORS
-        .iter()
-        .map(|(programme, code, hit, has)| {
-            format!(
+    let mut counts = Vec::new();
+    let mut codes = Vec::new();
+    for (programme, list) in CODES {
+        for (code, flag) in *list {
+            let (_, hit, has) = FLAGS
+                .iter()
+                .find(|(f, _, _)| f == flag)
+                .expect("every code names a flag");
+            codes.push(format!("('{programme}', '{code}')"));
+            counts.push(format!(
                 "select project_id, '{code}' as indicator_code, g.gender, \
                  count(*) filter (where ({hit}) and ({has})) as hits, count(*) filter (where {has}) as with_data \
                  from ({people}) as p cross join (values ('total'), ('woman'), ('man')) as g(gender) \
                  where p.programme = '{programme}' and (g.gender = 'total' or g.gender = p.gender) \
                  group by project_id, g.gender"
-            )
-        })
-        .collect();
-    let codes: Vec<String> = INDICATORS
-        .iter()
-        .map(|(programme, code, _, _)| format!("('{programme}', '{code}')"))
-        .collect();
+            ));
+        }
+    }
     format!(
         "with counts as ({}), \
          codes (programme, indicator_code) as (values {}), \
