@@ -48,6 +48,8 @@ with definitions (programme, indicator_code, indicator_name, flag, sort_order) a
 -- few thousand groups instead of every participant, however many millions there are.
 entry_groups as (
     select project_id, programme, gender, labour_status_at_entry, long_term_unemployed,
+        -- The age bands that decide every age flag of both programmes: 0 under 18, 1 18–24, 2 25–29,
+        -- 3 30–54, 4 55 and over (null when the age is unknown), so that people group by band, not by year.
         case
             when age_at_start < 18 then 0 when age_at_start < 25 then 1 when age_at_start <= 29 then 2
             when age_at_start <= 54 then 3 when age_at_start >= 55 then 4
