@@ -305,12 +305,10 @@ fn marts_equal_their_definitions_on_the_sample_inputs() {
 
     // target_followup: each target's participants and exits are its project's people; a count target's
     // actual value is the number of people, a share of women the women among them.
-    let people = "select t.project_id, t.target_id, \
-            (select count(*) from participant_entry as e where e.project_id = t.project_id) as participants, \
-            (select count(*) from participant_entry as e where e.project_id = t.project_id and e.exited) as exited, \
-            (select count(*) from participant_entry as e where e.project_id = t.project_id and e.gender = 'woman') \
-                as women \
-        from targets as t";
+    let people = "select t.project_id, t.target_id, count(e.participant_id) as participants, \
+            count(*) filter (where e.exited) as exited, count(*) filter (where e.gender = 'woman') as women \
+        from targets as t left join participant_entry as e on e.project_id = t.project_id \
+        group by t.project_id, t.target_id";
     let checked = query_csv(
         root,
         &format!(
