@@ -180,14 +180,17 @@ class Bench:
     @staticmethod
     def stages_of(log: Path) -> dict | None:
         """Where a followup run spent its time, from the time stamps of its JSON log lines: up to the last
-        file loaded, then to the last model built (if any), then to the end (data tests, publishing)."""
-        marks, last = {}, None
+        file loaded, then to the last model built (if any), then to the end (data tests, publishing); and the
+        peak memory of the ingest (what the process had used when the models began), logged by followup."""
+        marks, last, ingest_mib = {}, None, None
         for line in log.read_text(errors="replace").splitlines():
             if not line.startswith("{"):
                 continue
             event = json.loads(line)
             last = dt.datetime.fromisoformat(event["timestamp"])
             msg = event.get("message", "")
+            if msg == "ingest finished":
+                ingest_mib = event.get("peak_rss_mib")
             stage = "start" if msg == "run started" else "ingest" if msg.startswith("file ") else \
                 "models" if msg.startswith("model ") else None
             if stage and not (stage == "start" and stage in marks):
@@ -197,7 +200,14 @@ class Bench:
         marks.setdefault("models", marks["ingest"])
         return {"ingest": (marks["ingest"] - marks["start"]).total_seconds(),
                 "models": (marks["models"] - marks["ingest"]).total_seconds(),
-                "tests + publish": (last - marks["models"]).total_seconds()}
+                "tests + publish": (last - marks["models"]).total_seconds(),
+                "ingest MiB": ingest_mib}
+
+    def stage_medians(self, label: str) -> dict:
+        """Medians of the stages of a label's followup runs (a stage missing from a log is left out)."""
+        runs = self.stages.get(label, [])
+        keys = {k for r in runs for k in r}
+        return {k: median(v) if (v := [r[k] for r in runs if r.get(k) is not None]) else None for k in keys}
 
     def check(self, label: str, tool: str, got: dict, want: dict):
         bad = [k for k in want if k not in got or (abs(got[k] - want[k]) > 1e-6 * max(1, abs(want[k]))
@@ -345,7 +355,8 @@ class Bench:
         for w in "ab":
             mib = self.stat(w, "followup")[1]
             target(f"({w}) followup peak memory < 300 MiB", mib and mib < 300, f"{fmt(mib, '.0f')} MiB")
-        curve_lines = ["| curve | size | rows | median s | s per M rows | peak MiB |", "|---|---:|---:|---:|---:|---:|"]
+        curve_lines = ["| curve | size | rows | median s | s per M rows | peak MiB | ingest peak MiB |",
+                       "|---|---:|---:|---:|---:|---:|---:|"]
         for w, what in (("a", "file size"), ("d", "number of files")):
             peaks = []
             for f in CURVES[w]:
@@ -357,7 +368,8 @@ class Bench:
                 files = self.sizes(w, f)[2]
                 peaks.append(mib)
                 curve_lines.append(f"| {w} ({what}) | {f:g}× ({files} file{'s' * (files > 1)}) | {rows:,} | "
-                                   f"{fmt(s, '.2f')} | {fmt(s and s / rows * 1e6, '.2f')} | {fmt(mib, '.0f')} |")
+                                   f"{fmt(s, '.2f')} | {fmt(s and s / rows * 1e6, '.2f')} | {fmt(mib, '.0f')} | "
+                                   f"{fmt(self.stage_medians(tag).get('ingest MiB'), '.0f')} |")
             ok = None if len(peaks) < 2 or None in peaks else max(peaks) <= FLAT * min(peaks)
             target(f"({w}) followup peak memory flat in {what} (max ≤ {FLAT}× min over the curve)", ok,
                    " / ".join(fmt(p, ".0f") for p in peaks) + " MiB" if peaks else "curve not run")
@@ -371,16 +383,18 @@ class Bench:
         if "e" in a.workloads:
             sizes.append(f"- (e) {TITLES['e']}: {self.rows['e']:,} enrolment rows, an activity log of "
                          f"{self.e_activities:,} rows")
-        stage_lines = ["| workload | ingest s | SQL models s | data tests + publish s | whole process s |",
-                       "|---|---:|---:|---:|---:|"]
+        stage_lines = ["| workload | ingest s | SQL models s | data tests + publish s | whole process s | "
+                       "ingest peak MiB | whole peak MiB |", "|---|---:|---:|---:|---:|---:|---:|"]
         for label, runs in self.stages.items():
-            st = {k: median([r[k] for r in runs]) for k in runs[0]}
+            st = self.stage_medians(label)
             stage_lines.append(f"| {label} | {st['ingest']:.2f} | {st['models']:.2f} | {st['tests + publish']:.2f} | "
-                               f"{fmt(self.stat(label, 'followup')[0], '.2f')} |")
+                               f"{fmt(self.stat(label, 'followup')[0], '.2f')} | {fmt(st.get('ingest MiB'), '.0f')} | "
+                               f"{fmt(self.stat(label, 'followup')[1], '.0f')} |")
         return "\n".join([
             "## Results", "", table, "", "## Targets", "", *targets, "",
             "## Where followup spends its time", "",
-            "Medians from the time stamps of its JSON log (peers do only what the ingest column covers).", "",
+            "Medians from the time stamps of its JSON log (peers do only what the ingest column covers); the "
+            "ingest's peak memory is what followup logs when the models begin.", "",
             "\n".join(stage_lines), "",
             "## Scaling (followup alone)", "", "\n".join(curve_lines) if a.scaling else "not run (--no-scaling)", "",
             "## Data", "", *sizes,

@@ -141,6 +141,14 @@ fn memory_limit_bytes() -> usize {
     mb.max(64) * 1024 * 1024
 }
 
+/// The process's peak resident memory so far (VmHWM from /proc/self/status, Linux), in MiB.
+pub fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
 /// MemTotal from /proc/meminfo (Linux), in MB.
 fn physical_memory_mb() -> Option<usize> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;

@@ -1075,6 +1075,13 @@ async fn run_locked(
         key_source: key.source.clone(),
     };
 
+    // The ingest's peak memory, before the models' hash tables and sorts: whether reading files stays
+    // flat as they grow shows here (nightly logs, the benchmarks' scaling curve).
+    match models::peak_rss_mib() {
+        Some(mib) => info!(peak_rss_mib = mib, "ingest finished"),
+        None => info!("ingest finished"),
+    }
+
     // Models and data tests.
     progress.stage("running the SQL models");
     let ctx = models::session();
