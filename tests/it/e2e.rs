@@ -527,8 +527,8 @@ fn json_logs_for_nightly_runs() {
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut files_logged = 0;
-    for line in stderr.lines() {
+    let (mut files_logged, mut ingest_finished) = (0, None);
+    for (i, line) in stderr.lines().enumerate() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         if v["message"] == "file loaded" {
@@ -537,9 +537,20 @@ fn json_logs_for_nightly_runs() {
                 v["rows_loaded"].is_number() && v["file"].is_string(),
                 "{line}"
             );
+            assert!(ingest_finished.is_none(), "a file after the ingest: {line}");
+        }
+        if v["message"] == "ingest finished" {
+            // The peak memory of reading the files, before any model (Linux: from /proc).
+            let mib = v["peak_rss_mib"].as_u64();
+            assert!(mib.is_some_and(|m| m > 0 && m < 4096), "{line}");
+            ingest_finished = Some(i);
+        }
+        if v["message"] == "model built" {
+            assert!(ingest_finished.is_some(), "a model before the ingest ended: {line}");
         }
     }
     assert_eq!(files_logged, 3);
+    assert!(ingest_finished.is_some(), "{stderr}");
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
