@@ -123,8 +123,9 @@ impl Pseudonymiser {
 /// The key of the duplicate rule for (person, sub-project, start date, activity type) in 16 bytes, as a
 /// file of millions of rows keeps one per row (three times smaller than the tuple it replaces, and hashed
 /// faster): the first half of the person's HMAC, and its second half XOR the sub-project, the start day and
-/// the activity type packed side by side. For one person the packing is one-to-one, so two rows share a
-/// key exactly when they are duplicates; rows of two people would need the same 128 bits of HMAC.
+/// the activity type packed side by side (24, 32 and 8 bits). For one person the packing is one-to-one (below
+/// 16 million sub-projects), so two rows share a key exactly when they are duplicates; rows of two people
+/// would need the same 128 bits of HMAC.
 fn duplicate_key(digest: &[u8; 32], sp_index: usize, start: NaiveDate, activity: &str) -> u128 {
     use std::hash::BuildHasher;
     let half = |at: usize| {
