@@ -394,7 +394,8 @@ class Bench:
             "## Results", "", table, "", "## Targets", "", *targets, "",
             "## Where followup spends its time", "",
             "Medians from the time stamps of its JSON log (peers do only what the ingest column covers); the "
-            "ingest's peak memory is what followup logs when the models begin.", "",
+            "ingest's peak memory is what followup logs when the models begin. Inside each phase (profiles by "
+            "thread, model and operator) and what was tried: bench/README.md, \"Where the time goes\".", "",
             "\n".join(stage_lines), "",
             "## Scaling (followup alone)", "", "\n".join(curve_lines) if a.scaling else "not run (--no-scaling)", "",
             "## Data", "", *sizes,
