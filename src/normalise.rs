@@ -138,7 +138,10 @@ fn duplicate_key(digest: &[u8; 32], sp_index: usize, start: NaiveDate, activity:
     let (activity_code, other) = match domain::ACTIVITY_TYPES.iter().position(|t| *t == activity) {
         _ if activity.is_empty() => (0u64, 0u64),
         Some(i) => (i as u64 + 1, 0),
-        None => (0xff, foldhash::quality::FixedState::with_seed(0).hash_one(activity)),
+        None => (
+            0xff,
+            foldhash::quality::FixedState::with_seed(0).hash_one(activity),
+        ),
     };
     let day = u64::from(start.num_days_from_ce() as u32);
     let packed = (sp_index as u64) << 40 ^ day << 8 ^ activity_code;
@@ -629,7 +632,10 @@ impl<'a> FileContext<'a> {
         } else {
             ""
         };
-        if !self.seen.insert(duplicate_key(&digest, sp_index, start, key_activity)) {
+        if !self
+            .seen
+            .insert(duplicate_key(&digest, sp_index, start, key_activity))
+        {
             return RowOutcome::Rejected(vec![Reject {
                 rule: "duplicate_row",
                 column: pnr_header.map(str::to_string),

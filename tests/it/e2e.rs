@@ -546,7 +546,10 @@ fn json_logs_for_nightly_runs() {
             ingest_finished = Some(i);
         }
         if v["message"] == "model built" {
-            assert!(ingest_finished.is_some(), "a model before the ingest ended: {line}");
+            assert!(
+                ingest_finished.is_some(),
+                "a model before the ingest ended: {line}"
+            );
         }
     }
     assert_eq!(files_logged, 3);
