@@ -141,20 +141,21 @@ fn memory_limit_bytes() -> usize {
     mb.max(64) * 1024 * 1024
 }
 
-/// The process's peak resident memory so far (VmHWM from /proc/self/status, Linux), in MiB.
+/// The process's peak resident memory so far (VmHWM, Linux), in MiB.
 pub fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
+    proc_kb("/proc/self/status", "VmHWM:").map(|kb| kb / 1024)
 }
 
-/// MemTotal from /proc/meminfo (Linux), in MB.
+/// MemTotal (Linux), in MB.
 fn physical_memory_mb() -> Option<usize> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
+    proc_kb("/proc/meminfo", "MemTotal:").and_then(|kb| usize::try_from(kb / 1024).ok())
+}
+
+/// A `Name:   1234 kB` line of a /proc file, in kB.
+fn proc_kb(path: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub fn read_only() -> SQLOptions {

@@ -135,13 +135,16 @@ fn duplicate_key(digest: &[u8; 32], sp_index: usize, start: NaiveDate, activity:
     };
     // 0 for none, 1..=15 for a canonical type; any other text (not expected: mapped values are checked
     // against the canonical list) is hashed into the high half, where it can only collide by chance.
-    let (activity_code, other) = match domain::ACTIVITY_TYPES.iter().position(|t| *t == activity) {
-        _ if activity.is_empty() => (0u64, 0u64),
-        Some(i) => (i as u64 + 1, 0),
-        None => (
-            0xff,
-            foldhash::quality::FixedState::with_seed(0).hash_one(activity),
-        ),
+    let (activity_code, other) = if activity.is_empty() {
+        (0u64, 0u64)
+    } else {
+        match domain::ACTIVITY_TYPES.iter().position(|t| *t == activity) {
+            Some(i) => (i as u64 + 1, 0),
+            None => (
+                0xff,
+                foldhash::quality::FixedState::with_seed(0).hash_one(activity),
+            ),
+        }
     };
     let day = u64::from(start.num_days_from_ce() as u32);
     let packed = (sp_index as u64) << 40 ^ day << 8 ^ activity_code;
