@@ -27,9 +27,9 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// Lowercase hex of a digest, through a stack buffer (`hex::encode` goes character by character).
-fn hex_digest(digest: &[u8; 32]) -> String {
-    let mut buf = [0u8; 64];
+/// Lowercase hex of a pseudonym, through a stack buffer (`hex::encode` goes character by character).
+fn hex_digest(digest: &[u8; PSEUDONYM_BYTES]) -> String {
+    let mut buf = [0u8; 2 * PSEUDONYM_BYTES];
     // The buffer is exactly twice the digest, so encoding cannot fail; hex digits are ASCII.
     let _ = hex::encode_to_slice(digest, &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
@@ -51,19 +51,28 @@ fn is_total_label(t: &str) -> bool {
     }
 }
 
-/// Keyed pseudonymisation: participant_id = hex(HMAC-SHA256(key, canonical 12-character number)).
+/// Bytes of the HMAC kept as the pseudonym: its first 128 bits (HMAC-SHA-256-128, RFC 4231 §4.6; DOMAIN.md:
+/// "128 bits stored is enough" — two people share one only by chance, about once in 10^22 pairs at ten
+/// million people). Half the full digest's 64 hex characters, which every join, sort and Parquet page of
+/// the models carries.
+pub const PSEUDONYM_BYTES: usize = 16;
+
+/// Keyed pseudonymisation: participant_id = hex of the first 128 bits of HMAC-SHA256(key, canonical
+/// 12-character number), 32 lowercase hex digits.
 /// The keyed state is built once and cloned per number. Digests are cached per distinct number, shared by
 /// the threads that read files in parallel, in a bounded table (compact keys and values), so memory stays
 /// flat however many people a run sees: past [`CACHE_ENTRIES`] numbers a shard is emptied and refilled.
 pub struct Pseudonymiser {
     mac: Hmac<Sha256>,
-    shards: Vec<Mutex<FastMap<[u8; 16], [u8; 32]>>>,
-    /// Short public fingerprint of the key, so analysts can see when the key changed (linkage breaks).
+    shards: Vec<Mutex<FastMap<[u8; 16], [u8; PSEUDONYM_BYTES]>>>,
+    /// Short public fingerprint of the pseudonym function — the key and the scheme — so analysts can see
+    /// when participant ids changed (linkage breaks); staged files cached under another fingerprint are
+    /// normalised again. "v2" is the 128-bit pseudonym (v1 kept all 256 bits).
     pub fingerprint: String,
 }
 
 const CACHE_SHARDS: usize = 16;
-/// At most 917 504 numbers (about 50 MB): each shard stops at 7/8 of a 65 536-slot hash table, the most
+/// At most 917 504 numbers (about 35 MB): each shard stops at 7/8 of a 65 536-slot hash table, the most
 /// such a table holds before it doubles (a round 2^16 per shard doubled them all: 100 MB).
 pub const CACHE_ENTRIES: usize = CACHE_SHARDS * (65536 / 8 * 7);
 
@@ -72,7 +81,7 @@ impl Pseudonymiser {
         // HMAC accepts keys of any length; new_from_slice cannot fail for HMAC.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
         let mut fp = mac.clone();
-        fp.update(b"followup key fingerprint v1");
+        fp.update(b"followup key fingerprint v2");
         let fingerprint = hex::encode(&fp.finalize().into_bytes()[..6]);
         Pseudonymiser {
             mac,
@@ -89,7 +98,7 @@ impl Pseudonymiser {
     }
 
     /// The raw HMAC of a canonical number.
-    pub fn digest(&self, canonical: &str) -> [u8; 32] {
+    pub fn digest(&self, canonical: &str) -> [u8; PSEUDONYM_BYTES] {
         let bytes = canonical.as_bytes();
         if bytes.len() >= 16 {
             return self.compute(bytes);
@@ -113,10 +122,12 @@ impl Pseudonymiser {
         d
     }
 
-    fn compute(&self, bytes: &[u8]) -> [u8; 32] {
+    fn compute(&self, bytes: &[u8]) -> [u8; PSEUDONYM_BYTES] {
         let mut m = self.mac.clone();
         m.update(bytes);
-        m.finalize().into_bytes().into()
+        let mut out = [0u8; PSEUDONYM_BYTES];
+        out.copy_from_slice(&m.finalize().into_bytes()[..PSEUDONYM_BYTES]);
+        out
     }
 }
 
@@ -126,7 +137,12 @@ impl Pseudonymiser {
 /// the activity type packed side by side (24, 32 and 8 bits). For one person the packing is one-to-one (below
 /// 16 million sub-projects), so two rows share a key exactly when they are duplicates; rows of two people
 /// would need the same 128 bits of HMAC.
-fn duplicate_key(digest: &[u8; 32], sp_index: usize, start: NaiveDate, activity: &str) -> u128 {
+fn duplicate_key(
+    digest: &[u8; PSEUDONYM_BYTES],
+    sp_index: usize,
+    start: NaiveDate,
+    activity: &str,
+) -> u128 {
     use std::hash::BuildHasher;
     let half = |at: usize| {
         let mut b = [0u8; 8];
@@ -1068,6 +1084,6 @@ mod tests {
         let p = Pseudonymiser::new(b"a test key, not a real one");
         let digest = p.digest("a canonical number");
         assert_eq!(p.pseudonym("a canonical number"), hex::encode(digest));
-        assert_eq!(hex_digest(&[0xab; 32]), "ab".repeat(32));
+        assert_eq!(hex_digest(&[0xab; PSEUDONYM_BYTES]), "ab".repeat(16));
     }
 }
