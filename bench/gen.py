@@ -341,7 +341,7 @@ def enrolments(args):
     tpl = pq.read_table(sorted(args.template.glob("*.parquet")))
     schema = tpl.schema
     rng = np.random.default_rng(args.seed)
-    ids = rng.integers(0, 2**63, size=(args.people, 4), dtype=np.int64)  # 256-bit pseudonyms, hex below
+    ids = rng.integers(0, 2**63, size=(args.people, 2), dtype=np.int64)  # 128-bit pseudonyms, hex below
     person = np.concatenate([np.arange(args.people), rng.integers(0, args.people, args.rows - args.people)])
     rng.shuffle(person)
     day0 = (PERIOD_START - D(1970, 1, 1)).days
@@ -362,7 +362,7 @@ def enrolments(args):
         ended = ~np.isnan(span.astype(float))
         end = np.minimum(start + np.nan_to_num(span).astype(np.int64), day0 + (PERIOD_END - PERIOD_START).days)
         cols = {
-            "participant_id": pa.array([hexed[x:x + 64] for x in range(0, 64 * n, 64)]),
+            "participant_id": pa.array([hexed[x:x + 32] for x in range(0, 32 * n, 32)]),
             "gender": pa.array(np.where(who % 2 == 0, "woman", "man")),
             "gender_mismatch": pa.array(np.zeros(n, bool)),
             "start_date": pa.array(start.astype(np.int32)).cast(pa.date32()),
