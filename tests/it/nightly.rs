@@ -148,6 +148,38 @@ fn reruns_are_incremental_idempotent_and_never_duplicate() {
         "{detail}"
     );
     assert!(detail.contains("corrupt or truncated xlsx"), "{detail}");
+
+    // Another key (or pseudonym scheme: both are in the fingerprint) gives every person a new 32-digit id,
+    // and no file's staged rows are reused under the old ids.
+    let ids = |root: &Path| {
+        query_csv(
+            root,
+            "select distinct participant_id from enrolments order by 1",
+        )[1..]
+            .iter()
+            .map(|r| r[0].clone())
+            .collect::<Vec<_>>()
+    };
+    let old_ids = ids(root);
+    let key_file = dir.path().join("other.key");
+    std::fs::write(&key_file, "ab".repeat(32)).unwrap();
+    let rekeyed = followup(
+        root,
+        &["run", "--sql", &s, "--key-file", key_file.to_str().unwrap()],
+    );
+    let out = String::from_utf8_lossy(&rekeyed.stdout);
+    assert!(out.contains(" 0 unchanged,"), "{out}");
+    let new_ids = ids(root);
+    assert_eq!(new_ids.len(), old_ids.len());
+    for id in old_ids.iter().chain(&new_ids) {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id} is 128 bits of hex"
+        );
+    }
+    assert!(new_ids.iter().all(|id| !old_ids.contains(id)));
+    let fingerprints = query_csv(root, "select count(distinct key_fingerprint) from runs");
+    assert_eq!(fingerprints[1][0], "2");
 }
 
 #[test]
