@@ -52,9 +52,9 @@ fn is_total_label(t: &str) -> bool {
 }
 
 /// Bytes of the HMAC kept as the pseudonym: its first 128 bits (HMAC-SHA-256-128, RFC 4231 §4.6; DOMAIN.md:
-/// "128 bits stored is enough" — two people share one only by chance, about once in 10^22 pairs at ten
-/// million people). Half the full digest's 64 hex characters, which every join, sort and Parquet page of
-/// the models carries.
+/// "128 bits stored is enough": among ten million people the chance that any two share one is about
+/// 10^-25). Half the full digest's 64 hex characters, which every join, sort and Parquet page of the models
+/// carries.
 pub const PSEUDONYM_BYTES: usize = 16;
 
 /// Keyed pseudonymisation: participant_id = hex of the first 128 bits of HMAC-SHA256(key, canonical
