@@ -132,15 +132,24 @@ impl Collector {
 
     /// Sort by position (files may list cells out of order); a position listed twice keeps its last value,
     /// as Excel would. Then check what building the rows would cost.
+    /// In place: a sheet of millions of cells is never held twice (writers list cells in order, so the
+    /// sort is skipped after one pass that checks it).
     fn finish(mut self) -> Result<SheetCells, ReadError> {
-        self.cells.sort_by_key(|c| (c.0, c.1)); // stable: equal positions keep file order
-        let mut out: SheetCells = Vec::with_capacity(self.cells.len());
-        for c in self.cells {
-            match out.last_mut() {
-                Some(last) if (last.0, last.1) == (c.0, c.1) => *last = c,
-                _ => out.push(c),
+        if !self.cells.is_sorted_by_key(|c| (c.0, c.1)) {
+            self.cells.sort_by_key(|c| (c.0, c.1)); // stable: equal positions keep file order
+        }
+        let mut out = self.cells;
+        // Compact: `out[..kept]` holds one cell per position, the last listed.
+        let mut kept = 0;
+        for i in 0..out.len() {
+            if kept > 0 && (out[kept - 1].0, out[kept - 1].1) == (out[i].0, out[i].1) {
+                out.swap(kept - 1, i);
+            } else {
+                out.swap(kept, i);
+                kept += 1;
             }
         }
+        out.truncate(kept);
         // Each non-empty row is materialised as wide as its last used column.
         let mut cost: u64 = 0;
         let mut rows: u64 = 0;
@@ -456,5 +465,61 @@ impl RowSource for ExcelSource {
             .binary_search_by_key(&(row, col), |c| (c.0, c.1))
             .ok()
             .map(|i| self.cells[i].2.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Cell {
+        Cell::Text(SmolStr::new(s))
+    }
+
+    fn collect(cells: &[(u32, u32, &str)]) -> SheetCells {
+        let mut c = Collector {
+            format: Format::Xlsx,
+            cells: Vec::new(),
+        };
+        for &(r, k, v) in cells {
+            c.push(r, k, text(v)).expect("within the limits");
+        }
+        c.finish().expect("small sheet")
+    }
+
+    #[test]
+    fn cells_in_order_are_kept_and_cells_out_of_order_are_sorted() {
+        let in_order = [(0, 0, "a"), (0, 2, "b"), (1, 1, "c"), (4, 0, "d")];
+        let want: SheetCells = in_order.iter().map(|&(r, k, v)| (r, k, text(v))).collect();
+        assert_eq!(collect(&in_order), want);
+        let shuffled = [(4, 0, "d"), (0, 2, "b"), (1, 1, "c"), (0, 0, "a")];
+        assert_eq!(collect(&shuffled), want);
+    }
+
+    #[test]
+    fn a_position_listed_twice_keeps_its_last_value() {
+        // In order, out of order, and three times in a row.
+        let got = collect(&[
+            (0, 0, "first"),
+            (0, 0, "second"),
+            (0, 1, "x"),
+            (2, 0, "late"),
+            (1, 0, "y"),
+            (2, 0, "later"),
+            (3, 3, "1"),
+            (3, 3, "2"),
+            (3, 3, "3"),
+        ]);
+        let want: SheetCells = [
+            (0, 0, "second"),
+            (0, 1, "x"),
+            (1, 0, "y"),
+            (2, 0, "later"),
+            (3, 3, "3"),
+        ]
+        .iter()
+        .map(|&(r, k, v)| (r, k, text(v)))
+        .collect();
+        assert_eq!(got, want);
     }
 }
