@@ -97,7 +97,7 @@ impl Pseudonymiser {
         hex_digest(&self.digest(canonical))
     }
 
-    /// The raw HMAC of a canonical number.
+    /// The pseudonym of a canonical number as bytes: the first [`PSEUDONYM_BYTES`] of its HMAC.
     pub fn digest(&self, canonical: &str) -> [u8; PSEUDONYM_BYTES] {
         let bytes = canonical.as_bytes();
         if bytes.len() >= 16 {
@@ -133,10 +133,10 @@ impl Pseudonymiser {
 
 /// The key of the duplicate rule for (person, sub-project, start date, activity type) in 16 bytes, as a
 /// file of millions of rows keeps one per row (three times smaller than the tuple it replaces, and hashed
-/// faster): the first half of the person's HMAC, and its second half XOR the sub-project, the start day and
+/// faster): the first half of the person's pseudonym, and its second half XOR the sub-project, the start day and
 /// the activity type packed side by side (24, 32 and 8 bits). For one person the packing is one-to-one (below
 /// 16 million sub-projects), so two rows share a key exactly when they are duplicates; rows of two people
-/// would need the same 128 bits of HMAC.
+/// would need the same 128-bit pseudonym.
 fn duplicate_key(
     digest: &[u8; PSEUDONYM_BYTES],
     sp_index: usize,

@@ -139,17 +139,14 @@ impl Collector {
             self.cells.sort_by_key(|c| (c.0, c.1)); // stable: equal positions keep file order
         }
         let mut out = self.cells;
-        // Compact: `out[..kept]` holds one cell per position, the last listed.
-        let mut kept = 0;
-        for i in 0..out.len() {
-            if kept > 0 && (out[kept - 1].0, out[kept - 1].1) == (out[i].0, out[i].1) {
-                out.swap(kept - 1, i);
-            } else {
-                out.swap(kept, i);
-                kept += 1;
+        // One cell per position, the last listed: a repeat hands its value to the cell kept before it.
+        out.dedup_by(|later, kept| {
+            let same = (later.0, later.1) == (kept.0, kept.1);
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        out.truncate(kept);
+            same
+        });
         // Each non-empty row is materialised as wide as its last used column.
         let mut cost: u64 = 0;
         let mut rows: u64 = 0;
@@ -476,6 +473,10 @@ mod tests {
         Cell::Text(SmolStr::new(s))
     }
 
+    fn sheet(cells: &[(u32, u32, &str)]) -> SheetCells {
+        cells.iter().map(|&(r, k, v)| (r, k, text(v))).collect()
+    }
+
     fn collect(cells: &[(u32, u32, &str)]) -> SheetCells {
         let mut c = Collector {
             format: Format::Xlsx,
@@ -490,7 +491,7 @@ mod tests {
     #[test]
     fn cells_in_order_are_kept_and_cells_out_of_order_are_sorted() {
         let in_order = [(0, 0, "a"), (0, 2, "b"), (1, 1, "c"), (4, 0, "d")];
-        let want: SheetCells = in_order.iter().map(|&(r, k, v)| (r, k, text(v))).collect();
+        let want = sheet(&in_order);
         assert_eq!(collect(&in_order), want);
         let shuffled = [(4, 0, "d"), (0, 2, "b"), (1, 1, "c"), (0, 0, "a")];
         assert_eq!(collect(&shuffled), want);
@@ -510,16 +511,13 @@ mod tests {
             (3, 3, "2"),
             (3, 3, "3"),
         ]);
-        let want: SheetCells = [
+        let want = sheet(&[
             (0, 0, "second"),
             (0, 1, "x"),
             (1, 0, "y"),
             (2, 0, "later"),
             (3, 3, "3"),
-        ]
-        .iter()
-        .map(|&(r, k, v)| (r, k, text(v)))
-        .collect();
+        ]);
         assert_eq!(got, want);
     }
 }
