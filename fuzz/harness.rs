@@ -98,6 +98,7 @@ pub fn read_path(path: &std::path::Path) -> Result<Counts, ReadError> {
         sheet: None,
         encoding: source.encoding,
         delimiter: None,
+        whole_sheet: false,
     };
     let mut src = ingest::open(path, &opts)?;
     let wanted = normalise::wanted_headers(source);

@@ -275,7 +275,7 @@ fn mtime_date(path: &Path) -> Option<NaiveDate> {
     Some(dt.date_naive())
 }
 
-fn export_date(path: &Path, source: &Source, src: &dyn RowSource) -> Result<NaiveDate, String> {
+fn export_date(path: &Path, source: &Source, src: &mut dyn RowSource) -> Result<NaiveDate, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -592,19 +592,35 @@ fn process_file(
             remove_parts(staging, &stem);
         }
     }
-    let outcome = FileParts::new(staging, stem, load_id)
-        .map_err(FileFailure::Write)
-        .and_then(|mut parts| {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                ingest_rows(job, &mut load, &mut parts, pseudo)
-            }));
-            match result {
-                Ok(r) => r.and_then(|()| parts.finish().map_err(FileFailure::Write)),
-                Err(p) => Err(FileFailure::Read(ReadError::Panic(panic_message(
-                    p.as_ref(),
-                )))),
-            }
-        });
+    let attempt = |load: &mut FileLoad, whole_sheet: bool| {
+        FileParts::new(staging, stem.clone(), load_id)
+            .map_err(FileFailure::Write)
+            .and_then(|mut parts| {
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    ingest_rows(job, load, &mut parts, pseudo, whole_sheet)
+                }));
+                match result {
+                    Ok(r) => r.and_then(|()| parts.finish().map_err(FileFailure::Write)),
+                    Err(p) => Err(FileFailure::Read(ReadError::Panic(panic_message(
+                        p.as_ref(),
+                    )))),
+                }
+            })
+    };
+    let mut outcome = attempt(&mut load, false);
+    if let Err(FileFailure::Read(ReadError::OutOfOrder { row, col })) = &outcome {
+        // Streamed rows were already counted and staged: start the file again, its sheet held whole.
+        info!(file = %job.display, row, col, "cells listed out of order; reading the sheet whole");
+        remove_parts(staging, &stem);
+        load = FileLoad {
+            rows_read: 0,
+            rows_loaded: 0,
+            rows_rejected: 0,
+            rows_skipped: 0,
+            ..load
+        };
+        outcome = attempt(&mut load, true);
+    }
     match outcome {
         Ok(()) => {
             load.status = "loaded".into();
@@ -636,9 +652,13 @@ fn ingest_rows(
     load: &mut FileLoad,
     parts: &mut FileParts,
     pseudo: &Pseudonymiser,
+    whole_sheet: bool,
 ) -> Result<(), FileFailure> {
     let source = job.source;
-    let opts = read_options(source);
+    let opts = ReadOptions {
+        whole_sheet,
+        ..read_options(source)
+    };
     let result = (|| -> Result<(), FileFailure> {
         let mut src = ingest::open(&job.path, &opts)?;
         let info = src.info().clone();
@@ -646,7 +666,7 @@ fn ingest_rows(
         load.sheet = info.sheet.clone();
         load.encoding = info.encoding.map(str::to_string);
         let export =
-            export_date(&job.path, source, src.as_ref()).map_err(FileFailure::ExportDate)?;
+            export_date(&job.path, source, src.as_mut()).map_err(FileFailure::ExportDate)?;
         load.export_date = Some(export);
         let wanted = normalise::wanted_headers(source);
         let asked: Vec<(String, bool)> = wanted.iter().map(|(_, h, r)| (h.clone(), *r)).collect();
@@ -823,6 +843,7 @@ fn read_options(source: &Source) -> ReadOptions {
             .as_deref()
             .filter(|d| *d != "auto")
             .and_then(|d| d.bytes().next()),
+        whole_sheet: false,
     }
 }
 
@@ -1428,9 +1449,20 @@ pub fn check_sources(pipeline: &Pipeline) -> SourceReport {
         for path in files {
             let name = display_path(&path, pipeline);
             let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut src = ingest::open(&path, &opts)?;
-                let (header, _) =
-                    ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
+                let header_of = |opts: &ReadOptions| {
+                    let mut src = ingest::open(&path, opts)?;
+                    let found =
+                        ingest::find_header(src.as_mut(), source.header_row.as_ref(), &asked)?;
+                    Ok::<_, ReadError>((src, found.0))
+                };
+                let (src, header) = match header_of(&opts) {
+                    // Cells out of order in the first rows: as `run` does, read the sheet whole.
+                    Err(ReadError::OutOfOrder { .. }) => header_of(&ReadOptions {
+                        whole_sheet: true,
+                        ..opts.clone()
+                    })?,
+                    other => other?,
+                };
                 let missing: Vec<String> = asked
                     .iter()
                     .zip(&header.columns)

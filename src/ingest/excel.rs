@@ -7,11 +7,20 @@
 //! rectangle would. xlsx is read with calamine's streaming cell reader for that reason; calamine's
 //! `worksheet_range` would allocate the whole rectangle (and abort the process when it cannot). xls (at most
 //! 65,536 × 256) and ods are read through `worksheet_range` and then made sparse.
+//!
+//! An xlsx sheet is not held at all: a thread of its own parses it and hands over its cells in chunks, and
+//! rows are built from them as they come, so memory does not grow with the sheet (a 200 000-row sheet held
+//! sparsely took over 100 MB). That needs the cells in order, as every writer lists them; a sheet whose
+//! cells come out of order (or a position twice) stops with [`ReadError::OutOfOrder`], and the caller reads
+//! it again whole ([`ReadOptions::whole_sheet`]), sorted like an xls or ods sheet.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsx};
 use smol_str::SmolStr;
@@ -31,6 +40,17 @@ const MAX_CELLS: u64 = 50_000_000;
 type SheetCells = Vec<(u32, u32, Cell)>;
 
 pub struct ExcelSource {
+    rows: Rows,
+    info: FileInfo,
+}
+
+enum Rows {
+    Held(HeldRows),
+    Streamed(Box<StreamedRows>),
+}
+
+/// A whole sheet in memory (xls, ods, and an xlsx sheet whose cells came out of order).
+struct HeldRows {
     /// Non-empty cells, sorted by (row, col), 0-based absolute positions, one entry per position.
     cells: SheetCells,
     /// Index into `cells` of the first cell of the next row to return.
@@ -39,7 +59,6 @@ pub struct ExcelSource {
     next: u32,
     /// 0-based number of the last used row (exclusive end is `last + 1`); None for an empty sheet.
     last: Option<u32>,
-    info: FileInfo,
 }
 
 fn corrupt(format: Format, e: impl std::fmt::Display) -> ReadError {
@@ -104,18 +123,34 @@ struct Collector {
     cells: Vec<(u32, u32, Cell)>,
 }
 
+/// A cell beyond Excel's limits makes the file corrupt.
+fn check_position(format: Format, row: u32, col: u32) -> Result<(), ReadError> {
+    if row >= MAX_ROWS || col >= MAX_COLS {
+        return Err(ReadError::Corrupt {
+            format: format.as_str(),
+            detail: format!(
+                "a cell at row {}, column {} lies beyond the sheet limits ({MAX_ROWS} rows × {MAX_COLS} columns)",
+                u64::from(row) + 1,
+                u64::from(col) + 1
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The value of a cell from calamine's cell reader.
+fn xlsx_cell(v: DataRef<'_>) -> Cell {
+    match v {
+        DataRef::Empty => Cell::Empty,
+        // Shared strings (most text in xlsx) are copied once, straight into the cell.
+        DataRef::SharedString(s) => Cell::Text(SmolStr::new(s)),
+        other => to_cell(&Data::from(other)),
+    }
+}
+
 impl Collector {
     fn push(&mut self, row: u32, col: u32, cell: Cell) -> Result<(), ReadError> {
-        if row >= MAX_ROWS || col >= MAX_COLS {
-            return Err(ReadError::Corrupt {
-                format: self.format.as_str(),
-                detail: format!(
-                    "a cell at row {}, column {} lies beyond the sheet limits ({MAX_ROWS} rows × {MAX_COLS} columns)",
-                    u64::from(row) + 1,
-                    u64::from(col) + 1
-                ),
-            });
-        }
+        check_position(self.format, row, col)?;
         if cell == Cell::Empty {
             return Ok(());
         }
@@ -175,6 +210,7 @@ impl Collector {
     }
 }
 
+/// The whole sheet, sorted (after the streaming reader met cells out of order).
 fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells), ReadError> {
     let format = Format::Xlsx;
     let mut wb: Xlsx<BufReader<File>> =
@@ -189,18 +225,262 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
     };
     while let Some(c) = reader.next_cell().map_err(|e| corrupt(format, e))? {
         let (r, k) = c.get_position();
-        let v = c.get_value();
-        if matches!(v, DataRef::Empty) {
-            continue;
-        }
-        // Shared strings (most text in xlsx) are copied once, straight into the cell.
-        let cell = match v {
-            DataRef::SharedString(s) => Cell::Text(SmolStr::new(s)),
-            other => to_cell(&Data::from(other.clone())),
-        };
-        col.push(r, k, cell)?;
+        col.push(r, k, xlsx_cell(c.get_value().clone()))?;
     }
     Ok((name, col.finish()?))
+}
+
+/// Cells per message from an xlsx parser thread.
+const CELL_CHUNK: usize = 8192;
+
+type CellChunk = Vec<(u32, u32, Cell)>;
+
+/// Open an xlsx sheet on a parser thread of its own, which sends its non-empty cells in file order. The
+/// sheet's name, or the reason it cannot be opened, comes back before this returns.
+fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, StreamedRows), ReadError> {
+    let (opened_tx, opened_rx) = sync_channel::<Result<String, ReadError>>(1);
+    let (tx, rx) = sync_channel::<Result<CellChunk, ReadError>>(2);
+    let path = path.to_path_buf();
+    let sel = sel.cloned();
+    let thread = std::thread::Builder::new()
+        .name("followup-xlsx".into())
+        .spawn(move || {
+            let mut opened = Some(opened_tx);
+            // A panic inside calamine (a malformed file it did not expect) becomes this file's error.
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                parse_xlsx(path, sel.as_ref(), &mut opened, &tx)
+            }));
+            let failure = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(p) => ReadError::Corrupt {
+                    format: Format::Xlsx.as_str(),
+                    detail: format!("the workbook library gave up on it ({})", panic_text(p)),
+                },
+            };
+            // Whoever is waiting hears of it: the opener, or the reader of the rows.
+            match opened.take() {
+                Some(o) => {
+                    let _ = o.send(Err(failure));
+                }
+                None => {
+                    let _ = tx.send(Err(failure));
+                }
+            }
+        })?;
+    let mut rows = StreamedRows {
+        rx: Some(rx),
+        thread: Some(thread),
+        chunk: Vec::new().into_iter(),
+        peeked: None,
+        last_pos: None,
+        next: None,
+        ahead: VecDeque::new(),
+        failed: None,
+        cost: 0,
+        rows: 0,
+        widest: 0,
+    };
+    match opened_rx.recv() {
+        Ok(Ok(name)) => Ok((name, rows)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            rows.stop();
+            Err(ReadError::Corrupt {
+                format: Format::Xlsx.as_str(),
+                detail: "the workbook reader stopped before it found the sheet".into(),
+            })
+        }
+    }
+}
+
+/// The parser thread's work: open the workbook, report the sheet, send its cells. Returns early, without
+/// error, when the rows' reader has hung up (the file failed, or the source was dropped).
+fn parse_xlsx(
+    path: PathBuf,
+    sel: Option<&SheetSel>,
+    opened: &mut Option<SyncSender<Result<String, ReadError>>>,
+    tx: &SyncSender<Result<CellChunk, ReadError>>,
+) -> Result<(), ReadError> {
+    let format = Format::Xlsx;
+    let mut wb: Xlsx<BufReader<File>> =
+        calamine::open_workbook(&path).map_err(|e| corrupt(format, e))?;
+    let name = pick_sheet(&wb.sheet_names(), sel)?;
+    let mut reader = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| corrupt(format, e))?;
+    if let Some(o) = opened.take() {
+        if o.send(Ok(name)).is_err() {
+            return Ok(());
+        }
+    }
+    let mut chunk = Vec::with_capacity(CELL_CHUNK);
+    while let Some(c) = reader.next_cell().map_err(|e| corrupt(format, e))? {
+        let (r, k) = c.get_position();
+        check_position(format, r, k)?;
+        let cell = xlsx_cell(c.get_value().clone());
+        if cell == Cell::Empty {
+            continue;
+        }
+        chunk.push((r, k, cell));
+        if chunk.len() == CELL_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CELL_CHUNK));
+            if tx.send(Ok(full)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(chunk));
+    }
+    Ok(())
+}
+
+/// Rows built from an xlsx parser thread's cells as they arrive.
+struct StreamedRows {
+    /// None once the parser has finished or failed.
+    rx: Option<Receiver<Result<CellChunk, ReadError>>>,
+    thread: Option<JoinHandle<()>>,
+    chunk: std::vec::IntoIter<(u32, u32, Cell)>,
+    /// The first cell of the next used row, read while finishing the row before it.
+    peeked: Option<(u32, u32, Cell)>,
+    /// Position of the last cell taken: every cell must come after it.
+    last_pos: Option<(u32, u32)>,
+    /// 0-based number of the next row to build; None before the first cell.
+    next: Option<u32>,
+    /// Rows built ahead of the caller by [`RowSource::cell_at`], returned first.
+    ahead: VecDeque<RawRow>,
+    /// An error met while building rows ahead, returned once those rows are.
+    failed: Option<ReadError>,
+    /// The cell budget, counted as [`Collector::finish`] counts a held sheet.
+    cost: u64,
+    rows: u64,
+    widest: u64,
+}
+
+impl StreamedRows {
+    /// The next non-empty cell in file order.
+    fn pull(&mut self) -> Result<Option<(u32, u32, Cell)>, ReadError> {
+        if let Some(c) = self.peeked.take() {
+            return Ok(Some(c));
+        }
+        loop {
+            if let Some(c) = self.chunk.next() {
+                let pos = (c.0, c.1);
+                if self.last_pos.is_some_and(|last| pos <= last) {
+                    return Err(ReadError::OutOfOrder {
+                        row: u64::from(c.0) + 1,
+                        col: u64::from(c.1) + 1,
+                    });
+                }
+                self.last_pos = Some(pos);
+                return Ok(Some(c));
+            }
+            let Some(rx) = &self.rx else {
+                return Ok(None);
+            };
+            match rx.recv() {
+                Ok(Ok(chunk)) => self.chunk = chunk.into_iter(),
+                Ok(Err(e)) => {
+                    self.rx = None;
+                    return Err(e);
+                }
+                // The parser has sent every cell.
+                Err(_) => self.rx = None,
+            }
+        }
+    }
+
+    /// The next row of the sheet, from its first used row to its last; rows without cells between them
+    /// are blank rows, as in a held sheet.
+    fn build_row(&mut self) -> Result<Option<RawRow>, ReadError> {
+        let Some(first) = self.pull()? else {
+            return Ok(None);
+        };
+        let r = first.0;
+        let next = *self.next.get_or_insert(r);
+        if next < r {
+            self.peeked = Some(first);
+            self.next = Some(next + 1);
+            return Ok(Some(RawRow {
+                row: u64::from(next) + 1,
+                cells: Vec::new(),
+            }));
+        }
+        let mut cells = Vec::new();
+        let mut cell = Some(first);
+        while let Some((row, col, value)) = cell {
+            if row != r {
+                self.peeked = Some((row, col, value));
+                break;
+            }
+            // Column indices stay absolute so headers line up; gaps are empty cells.
+            let col = col as usize;
+            if cells.len() < col {
+                cells.resize(col, Cell::Empty);
+            }
+            cells.push(value);
+            cell = self.pull()?;
+        }
+        let width = cells.len() as u64;
+        self.cost += width;
+        self.rows += 1;
+        self.widest = self.widest.max(width);
+        if self.cost > MAX_CELLS {
+            return Err(ReadError::TooLarge {
+                rows: self.rows as usize,
+                cols: self.widest as usize,
+                limit: MAX_CELLS as usize,
+            });
+        }
+        self.next = Some(r + 1);
+        Ok(Some(RawRow {
+            row: u64::from(r) + 1,
+            cells,
+        }))
+    }
+
+    fn next_row(&mut self) -> Result<Option<RawRow>, ReadError> {
+        if let Some(row) = self.ahead.pop_front() {
+            return Ok(Some(row));
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        self.build_row()
+    }
+
+    /// A cell at or after the next row to return (the caller asks before reading rows): the rows up to it
+    /// are built ahead and kept for `next_row`.
+    fn cell_at(&mut self, row: u32, col: u32) -> Option<Cell> {
+        while self.failed.is_none() && self.next.is_none_or(|n| n <= row) {
+            match self.build_row() {
+                Ok(Some(built)) => self.ahead.push_back(built),
+                Ok(None) => break,
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.ahead
+            .iter()
+            .find(|r| r.row == u64::from(row) + 1)
+            .and_then(|r| r.cells.get(col as usize))
+            .filter(|c| **c != Cell::Empty)
+            .cloned()
+    }
+
+    /// Hang up on the parser and wait for it, so its workbook is freed with this file.
+    fn stop(&mut self) {
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for StreamedRows {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// Sector numbers at and above this value are markers (end of chain, free, FAT or DIFAT sector), not links.
@@ -357,32 +637,41 @@ impl ExcelSource {
         warnings: Vec<String>,
     ) -> Result<Self, ReadError> {
         let sel = opts.sheet.as_ref();
-        // Everything calamine does happens here; a panic inside it (a malformed file it did not expect)
-        // becomes this file's error instead of unwinding through the caller.
-        let read = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
-            Format::Xlsx => read_xlsx(path, sel),
-            Format::Xls | Format::Ods => read_dense(path, format, sel),
-            Format::Csv => Err(ReadError::Corrupt {
-                format: "csv",
-                detail: "a CSV file is not read by the workbook reader".into(),
-            }),
-        }));
-        let (name, cells) = match read {
-            Ok(r) => r?,
-            Err(p) => {
-                return Err(ReadError::Corrupt {
-                    format: format.as_str(),
-                    detail: format!("the workbook library gave up on it ({})", panic_text(p)),
-                })
-            }
+        let (name, rows) = if format == Format::Xlsx && !opts.whole_sheet {
+            let (name, rows) = stream_xlsx(path, sel)?;
+            (name, Rows::Streamed(Box::new(rows)))
+        } else {
+            // Everything calamine does happens here; a panic inside it (a malformed file it did not
+            // expect) becomes this file's error instead of unwinding through the caller.
+            let read = std::panic::catch_unwind(AssertUnwindSafe(|| match format {
+                Format::Xlsx => read_xlsx(path, sel),
+                Format::Xls | Format::Ods => read_dense(path, format, sel),
+                Format::Csv => Err(ReadError::Corrupt {
+                    format: "csv",
+                    detail: "a CSV file is not read by the workbook reader".into(),
+                }),
+            }));
+            let (name, cells) = match read {
+                Ok(r) => r?,
+                Err(p) => {
+                    return Err(ReadError::Corrupt {
+                        format: format.as_str(),
+                        detail: format!("the workbook library gave up on it ({})", panic_text(p)),
+                    })
+                }
+            };
+            let next = cells.first().map_or(0, |c| c.0);
+            let last = cells.last().map(|c| c.0);
+            let held = HeldRows {
+                cells,
+                pos: 0,
+                next,
+                last,
+            };
+            (name, Rows::Held(held))
         };
-        let next = cells.first().map_or(0, |c| c.0);
-        let last = cells.last().map(|c| c.0);
         Ok(ExcelSource {
-            cells,
-            pos: 0,
-            next,
-            last,
+            rows,
             info: FileInfo {
                 format: Some(format),
                 sheet: Some(name),
@@ -424,7 +713,7 @@ fn to_cell(d: &Data) -> Cell {
     }
 }
 
-impl RowSource for ExcelSource {
+impl HeldRows {
     fn next_row(&mut self) -> Result<Option<RawRow>, ReadError> {
         let Some(last) = self.last else {
             return Ok(None);
@@ -453,15 +742,31 @@ impl RowSource for ExcelSource {
         }))
     }
 
-    fn info(&self) -> &FileInfo {
-        &self.info
-    }
-
     fn cell_at(&self, row: u32, col: u32) -> Option<Cell> {
         self.cells
             .binary_search_by_key(&(row, col), |c| (c.0, c.1))
             .ok()
             .map(|i| self.cells[i].2.clone())
+    }
+}
+
+impl RowSource for ExcelSource {
+    fn next_row(&mut self) -> Result<Option<RawRow>, ReadError> {
+        match &mut self.rows {
+            Rows::Held(h) => h.next_row(),
+            Rows::Streamed(s) => s.next_row(),
+        }
+    }
+
+    fn info(&self) -> &FileInfo {
+        &self.info
+    }
+
+    fn cell_at(&mut self, row: u32, col: u32) -> Option<Cell> {
+        match &mut self.rows {
+            Rows::Held(h) => h.cell_at(row, col),
+            Rows::Streamed(s) => s.cell_at(row, col),
+        }
     }
 }
 

@@ -138,6 +138,12 @@ pub enum ReadError {
     },
     #[error("header row {row} is past the end of the file ({rows} rows)")]
     HeaderPastEnd { row: u32, rows: u64 },
+    /// An xlsx sheet's cells are not in row-then-column order, or a position is listed twice: read it
+    /// again with [`ReadOptions::whole_sheet`].
+    #[error(
+        "cells listed out of order: row {row}, column {col} comes after a cell it should precede"
+    )]
+    OutOfOrder { row: u64, col: u64 },
     #[error("reader crashed: {0}")]
     Panic(String),
 }
@@ -148,6 +154,9 @@ pub struct ReadOptions {
     pub sheet: Option<SheetSel>,
     pub encoding: Encoding,
     pub delimiter: Option<u8>,
+    /// Hold an xlsx sheet whole and sort its cells instead of streaming them: for a sheet whose cells
+    /// came out of order ([`ReadError::OutOfOrder`]); xls and ods sheets are always held whole.
+    pub whole_sheet: bool,
 }
 
 /// What the reader found out about the file, for `file_loads` and logs.
@@ -170,7 +179,8 @@ pub trait RowSource: Send {
     /// still recognised exactly).
     fn keep_columns(&mut self, _columns: &[usize]) {}
     /// A single cell by absolute A1 coordinates (0-based row, col), for `export_date = { from = "cell" }`.
-    fn cell_at(&self, _row: u32, _col: u32) -> Option<Cell> {
+    /// Asked before any row is read (a streaming reader reads ahead to the cell and keeps those rows).
+    fn cell_at(&mut self, _row: u32, _col: u32) -> Option<Cell> {
         None
     }
 }

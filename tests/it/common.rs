@@ -51,3 +51,41 @@ pub fn query_csv(dir: &Path, sql: &str) -> Vec<Vec<String>> {
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+/// Rewrite an xlsx file so that one row of a sheet (`sheet` as in `xl/worksheets/sheet1.xml`, `row`
+/// 1-based) is listed last, after the rows below it: the format allows it, though common writers keep
+/// rows in order.
+pub fn move_xlsx_row_to_end(path: &Path, sheet: &str, row: u32) {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        entries.push((f.name().unwrap().to_string(), data));
+    }
+    drop(zin);
+    let target = format!("xl/worksheets/{sheet}.xml");
+    let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut moved = false;
+    for (name, mut data) in entries {
+        if name == target {
+            let xml = String::from_utf8(data).unwrap();
+            let start = xml
+                .find(&format!("<row r=\"{row}\""))
+                .expect("the row is in the sheet");
+            let end = start + xml[start..].find("</row>").expect("the row ends") + "</row>".len();
+            let rest = format!("{}{}", &xml[..start], &xml[end..]);
+            let at = rest.find("</sheetData>").expect("the sheet has data");
+            data = format!("{}{}{}", &rest[..at], &xml[start..end], &rest[at..]).into_bytes();
+            moved = true;
+        }
+        out.start_file(name, options).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    out.finish().unwrap();
+    assert!(moved, "{target} is in the workbook");
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-use crate::common::{followup, pnr, query_csv, short};
+use crate::common::{followup, move_xlsx_row_to_end, pnr, query_csv, short};
 
 pub(crate) struct People {
     pub p1: String,
@@ -554,6 +554,45 @@ fn json_logs_for_nightly_runs() {
     }
     assert_eq!(files_logged, 3);
     assert!(ingest_finished.is_some(), "{stderr}");
+}
+
+#[test]
+fn an_xlsx_sheet_listed_out_of_order_is_read_again_whole_with_the_same_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_inputs(root, &people());
+    // Bollnäs's first participant (row 5) listed after the total row: the streaming reader has staged
+    // rows 6-10 when it meets row 5, so the file starts again with its sheet held whole.
+    move_xlsx_row_to_end(
+        &root.join("inputs/bollnas/bollnas_2021-12-31.xlsx"),
+        "sheet1",
+        5,
+    );
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let out = followup(root, &["run", "--sql", sql.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cells listed out of order; reading the sheet whole"),
+        "{stderr}"
+    );
+    // As in run_loads_three_formats_and_counts_exactly, where the rows are in order.
+    assert!(
+        stdout.contains("files: 3 loaded, 0 unchanged, 1 failed · rows: 18 read = 8 loaded + 5 rejected + 5 skipped"),
+        "{stdout}"
+    );
+    let loads = query_csv(
+        root,
+        "select rows_read, rows_loaded, rows_rejected, rows_skipped, header_row from file_loads \
+         where path = 'test_gavleborg/bollnas/bollnas_2021-12-31.xlsx'",
+    );
+    assert_eq!(loads[1], ["9", "3", "1", "5", "4"]);
+    let staged = query_csv(
+        root,
+        "select count(*) from enrolments where subproject_id = 'bollnas'",
+    );
+    assert_eq!(staged[1], ["3"], "no row staged twice");
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {

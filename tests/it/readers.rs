@@ -9,6 +9,8 @@ use followup::ingest::{self, Cell, RawRow, ReadError, ReadOptions};
 use followup::normalise::{excel_serial_to_date, parse_date, parse_number};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
+use crate::common::move_xlsx_row_to_end;
+
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
@@ -18,6 +20,7 @@ fn opts() -> ReadOptions {
         sheet: None,
         encoding: Encoding::Auto,
         delimiter: None,
+        whole_sheet: false,
     }
 }
 
@@ -367,6 +370,84 @@ fn excel_serials_follow_the_1900_system() {
         parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()]),
         None
     );
+}
+
+/// Every row of a file, as (row number, cells).
+fn all_rows(path: &Path, o: &ReadOptions) -> Result<Vec<(u64, Vec<Cell>)>, ReadError> {
+    let mut src = ingest::open(path, o)?;
+    let mut rows = Vec::new();
+    while let Some(r) = src.next_row()? {
+        rows.push((r.row, r.cells));
+    }
+    Ok(rows)
+}
+
+#[test]
+fn xlsx_rows_stream_as_a_held_sheet_gives_them_and_a_sheet_out_of_order_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ovanaker.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let date_fmt = Format::new().set_num_format("yyyy-mm-dd");
+    let report = ExcelDateTime::from_ymd(2021, 12, 31).unwrap();
+    // Title, a report date in B2, a blank row 3, the header on row 4; data with a blank row 7, gaps
+    // between cells, and a stray value far to the right on the last row.
+    ws.write_string(0, 0, "Deltagarlista – Ovanåker").unwrap();
+    ws.write_datetime_with_format(1, 1, &report, &date_fmt)
+        .unwrap();
+    for (c, h) in ["Personnummer", "Kön", "Startdatum"].iter().enumerate() {
+        ws.write_string(3, c as u16, *h).unwrap();
+    }
+    for (r, id) in [
+        (4, "199001012384"),
+        (5, "198503121231"),
+        (7, "197911024680"),
+    ] {
+        ws.write_string(r, 0, id).unwrap();
+        ws.write_number(r, 2, 44228.0 + f64::from(r)).unwrap();
+    }
+    ws.write_string(5, 1, "M").unwrap();
+    ws.write_string(8, 0, "Summa").unwrap();
+    ws.write_string(8, 30, "x").unwrap();
+    wb.save(&path).unwrap();
+
+    let held = ReadOptions {
+        whole_sheet: true,
+        ..opts()
+    };
+    let streamed = all_rows(&path, &opts()).unwrap();
+    assert_eq!(streamed, all_rows(&path, &held).unwrap());
+    let numbers: Vec<u64> = streamed.iter().map(|r| r.0).collect();
+    assert_eq!(
+        numbers,
+        (1..=9).collect::<Vec<_>>(),
+        "blank rows 3 and 7 included"
+    );
+    assert!(streamed[2].1.is_empty() && streamed[6].1.is_empty());
+    assert_eq!(streamed[8].1.len(), 31);
+    assert_eq!(text(&streamed[8].1[30]), "x");
+
+    // A cell asked for before the rows (export_date = { from = "cell" }) is found ahead; the rows read to
+    // reach it are still returned, in order.
+    let mut src = ingest::open(&path, &opts()).unwrap();
+    let b2 = src.cell_at(1, 1).expect("B2 holds the report date");
+    assert_eq!(parse_date(&b2, &formats()), Some(d(2021, 12, 31)));
+    assert_eq!(src.cell_at(8, 30).map(|c| text(&c)).as_deref(), Some("x"));
+    assert_eq!(src.cell_at(2, 0), None, "row 3 is blank");
+    let mut again = Vec::new();
+    while let Some(r) = src.next_row().unwrap() {
+        again.push((r.row, r.cells));
+    }
+    assert_eq!(again, streamed);
+
+    // The first data row listed after the last: streaming stops where order breaks; the sheet held whole
+    // is the same sheet.
+    move_xlsx_row_to_end(&path, "sheet1", 5);
+    match all_rows(&path, &opts()) {
+        Err(ReadError::OutOfOrder { row: 5, col: 1 }) => {}
+        other => panic!("expected cells out of order at row 5, column 1, got {other:?}"),
+    }
+    assert_eq!(all_rows(&path, &held).unwrap(), streamed);
 }
 
 #[test]
