@@ -40,13 +40,18 @@ pub enum RunError {
     Report(#[from] crate::report::ReportError),
     #[error("--only {0}: no pipeline has that project id")]
     UnknownProject(String),
+    #[error("the SQL models folder {} is not there: run from the project folder, or pass --sql DIR", .0.display())]
+    NoSqlDir(PathBuf),
 }
 
 impl RunError {
     /// Exit code per the CLI contract: 2 for configuration/usage, 3 when nothing was published.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Config(_) | RunError::Key(_) | RunError::UnknownProject(_) => 2,
+            RunError::Config(_)
+            | RunError::Key(_)
+            | RunError::UnknownProject(_)
+            | RunError::NoSqlDir(_) => 2,
             _ => 3,
         }
     }
@@ -866,6 +871,10 @@ pub async fn run(opts: &RunOptions, key: &Key) -> Result<RunSummary, RunError> {
         if !pipelines.iter().any(|p| p.project_id() == only) {
             return Err(RunError::UnknownProject(only.clone()));
         }
+    }
+    // Before any file is read: without its models a run could only stage and stop.
+    if !opts.sql_dir.is_dir() {
+        return Err(RunError::NoSqlDir(opts.sql_dir.clone()));
     }
     let layout = Layout::new(&opts.warehouse_dir);
     std::fs::create_dir_all(layout.snapshots()).map_err(warehouse::io_err(&layout.snapshots()))?;

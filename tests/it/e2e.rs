@@ -499,6 +499,32 @@ fn run_refuses_without_a_key_and_rejects_unknown_config_keys() {
     );
     assert!(!root.join("warehouse").exists());
 
+    // A models folder that is not there stops the run before any file is read, said once.
+    let out = followup(root, &["run", "--sql", "no-such-sql"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the SQL models folder no-such-sql is not there") && err.contains("--sql DIR"),
+        "{err}"
+    );
+    assert!(!err.contains("file loaded"), "{err}");
+    assert!(!root.join("warehouse").exists());
+    // An error that quotes its cause is not followed by the cause again.
+    std::fs::write(root.join("a-file"), "").unwrap();
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let args = [
+        "run",
+        "--sql",
+        sql.to_str().unwrap(),
+        "--warehouse",
+        "a-file/warehouse",
+    ];
+    let out = followup(root, &args);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a-file/warehouse"), "{err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
+
     let bad = PIPELINE.replace("owner = ", "ownr = \"x\"\nowner = ");
     std::fs::write(root.join("pipelines/test.toml"), bad).unwrap();
     let out = followup(root, &["validate"]);
