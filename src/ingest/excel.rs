@@ -138,13 +138,13 @@ fn check_position(format: Format, row: u32, col: u32) -> Result<(), ReadError> {
     Ok(())
 }
 
-/// The value of a cell from calamine's cell reader.
-fn xlsx_cell(v: DataRef<'_>) -> Cell {
+/// The value of a non-empty cell from calamine's cell reader. Shared and inline strings (most text in xlsx)
+/// are copied once, straight into the cell.
+fn xlsx_cell(v: &DataRef<'_>) -> Cell {
     match v {
-        DataRef::Empty => Cell::Empty,
-        // Shared strings (most text in xlsx) are copied once, straight into the cell.
         DataRef::SharedString(s) => Cell::Text(SmolStr::new(s)),
-        other => to_cell(&Data::from(other)),
+        DataRef::String(s) => Cell::Text(SmolStr::new(s)),
+        other => to_cell(&Data::from(other.clone())),
     }
 }
 
@@ -224,8 +224,12 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
         cells: Vec::new(),
     };
     while let Some(c) = reader.next_cell().map_err(|e| corrupt(format, e))? {
+        // Empty cells are skipped before any check, as calamine's own range would.
+        if matches!(c.get_value(), DataRef::Empty) {
+            continue;
+        }
         let (r, k) = c.get_position();
-        col.push(r, k, xlsx_cell(c.get_value().clone()))?;
+        col.push(r, k, xlsx_cell(c.get_value()))?;
     }
     Ok((name, col.finish()?))
 }
@@ -316,13 +320,12 @@ fn parse_xlsx(
     }
     let mut chunk = Vec::with_capacity(CELL_CHUNK);
     while let Some(c) = reader.next_cell().map_err(|e| corrupt(format, e))? {
-        let (r, k) = c.get_position();
-        check_position(format, r, k)?;
-        let cell = xlsx_cell(c.get_value().clone());
-        if cell == Cell::Empty {
+        if matches!(c.get_value(), DataRef::Empty) {
             continue;
         }
-        chunk.push((r, k, cell));
+        let (r, k) = c.get_position();
+        check_position(format, r, k)?;
+        chunk.push((r, k, xlsx_cell(c.get_value())));
         if chunk.len() == CELL_CHUNK {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CELL_CHUNK));
             if tx.send(Ok(full)).is_err() {
