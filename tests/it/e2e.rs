@@ -589,11 +589,8 @@ fn an_xlsx_sheet_listed_out_of_order_is_read_again_whole_with_the_same_counts() 
     write_inputs(root, &people());
     // Bollnäs's first participant (row 5) listed after the total row: the streaming reader has staged
     // rows 6-10 when it meets row 5, so the file starts again with its sheet held whole.
-    move_xlsx_row_to_end(
-        &root.join("inputs/bollnas/bollnas_2021-12-31.xlsx"),
-        "sheet1",
-        5,
-    );
+    let bollnas = root.join("inputs/bollnas/bollnas_2021-12-31.xlsx");
+    move_xlsx_row_to_end(&bollnas, "sheet1", 5);
     let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     let out = followup(root, &["run", "--sql", sql.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -619,6 +616,17 @@ fn an_xlsx_sheet_listed_out_of_order_is_read_again_whole_with_the_same_counts() 
         "select count(*) from enrolments where subproject_id = 'bollnas'",
     );
     assert_eq!(staged[1], ["3"], "no row staged twice");
+
+    // With the header row listed last as well, the disorder shows while the header is being looked for:
+    // `validate` (like `run`) reads the sheet whole and finds it on row 4.
+    move_xlsx_row_to_end(&bollnas, "sheet1", 4);
+    let out = followup(root, &["validate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok   test_gavleborg/bollnas/bollnas_2021-12-31.xlsx: xlsx")
+            && stdout.contains("header on row 4"),
+        "{stdout}"
+    );
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
