@@ -72,11 +72,17 @@ fn corrupt(format: Format, e: impl std::fmt::Display) -> ReadError {
     }
 }
 
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
+/// A panic inside calamine (a malformed file it did not expect), as this file's error.
+fn gave_up(format: Format, p: Box<dyn std::any::Any + Send>) -> ReadError {
+    let text = p
+        .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
+        .unwrap_or_else(|| "unknown panic".into());
+    ReadError::Corrupt {
+        format: format.as_str(),
+        detail: format!("the workbook library gave up on it ({text})"),
+    }
 }
 
 /// The sheet to read: the first, a 1-based number, or a name matched like a header.
@@ -257,10 +263,7 @@ fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, StreamedR
             let failure = match result {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => e,
-                Err(p) => ReadError::Corrupt {
-                    format: Format::Xlsx.as_str(),
-                    detail: format!("the workbook library gave up on it ({})", panic_text(p)),
-                },
+                Err(p) => gave_up(Format::Xlsx, p),
             };
             // Whoever is waiting hears of it: the opener, or the reader of the rows.
             match opened.take() {
@@ -654,15 +657,7 @@ impl ExcelSource {
                     detail: "a CSV file is not read by the workbook reader".into(),
                 }),
             }));
-            let (name, cells) = match read {
-                Ok(r) => r?,
-                Err(p) => {
-                    return Err(ReadError::Corrupt {
-                        format: format.as_str(),
-                        detail: format!("the workbook library gave up on it ({})", panic_text(p)),
-                    })
-                }
-            };
+            let (name, cells) = read.map_err(|p| gave_up(format, p))??;
             let next = cells.first().map_or(0, |c| c.0);
             let last = cells.last().map(|c| c.0);
             let held = HeldRows {
