@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from importlib.metadata import version
 from pathlib import Path
 
@@ -182,7 +182,7 @@ class Bench:
         """Where a followup run spent its time, from the time stamps of its JSON log lines: up to the last
         file loaded, then to the last model built (if any), then to the end (data tests, publishing); and the
         peak memory of the ingest (what the process had used when the models began), logged by followup."""
-        marks, last, ingest_mib = {}, None, None
+        marks, last, ingest_mib, model_s, peaks = {}, None, None, {}, []
         for line in log.read_text(errors="replace").splitlines():
             if not line.startswith("{"):
                 continue
@@ -191,6 +191,10 @@ class Bench:
             msg = event.get("message", "")
             if msg == "ingest finished":
                 ingest_mib = event.get("peak_rss_mib")
+            if msg == "model built" and "elapsed_ms" in event:
+                model_s[event["model"]] = event["elapsed_ms"] / 1000
+                if event.get("peak_rss_mib") is not None:
+                    peaks.append((event["peak_rss_mib"], event["model"]))
             stage = "start" if msg == "run started" else "ingest" if msg.startswith("file ") else \
                 "models" if msg.startswith("model ") else None
             if stage and not (stage == "start" and stage in marks):
@@ -201,13 +205,25 @@ class Bench:
         return {"ingest": (marks["ingest"] - marks["start"]).total_seconds(),
                 "models": (marks["models"] - marks["ingest"]).total_seconds(),
                 "tests + publish": (last - marks["models"]).total_seconds(),
-                "ingest MiB": ingest_mib}
+                "ingest MiB": ingest_mib, "model s": model_s,
+                # The model during which the process's peak (as far as the models go) was first reached.
+                "peak model": next((m for p, m in peaks if p == max(peaks)[0]), None) if peaks else None}
 
     def stage_medians(self, label: str) -> dict:
         """Medians of the stages of a label's followup runs (a stage missing from a log is left out)."""
         runs = self.stages.get(label, [])
-        keys = {k for r in runs for k in r}
+        keys = {k for r in runs for k in r} - {"model s", "peak model"}
         return {k: median(v) if (v := [r[k] for r in runs if r.get(k) is not None]) else None for k in keys}
+
+    def model_notes(self, label: str) -> tuple[str, str]:
+        """The three slowest models of a label's followup runs (median seconds each) and the model during
+        which the peak memory was reached most often."""
+        runs = self.stages.get(label, [])
+        names = {m for r in runs for m in r.get("model s", {})}
+        med = {m: median([r["model s"][m] for r in runs if m in r.get("model s", {})]) for m in names}
+        slowest = ", ".join(f"{m} {s:.2f}" for m, s in sorted(med.items(), key=lambda x: -x[1])[:3]) or "–"
+        peak = Counter(r.get("peak model") for r in runs if r.get("peak model")).most_common(1)
+        return slowest, peak[0][0] if peak else "–"
 
     def check(self, label: str, tool: str, got: dict, want: dict):
         bad = [k for k in want if k not in got or (abs(got[k] - want[k]) > 1e-6 * max(1, abs(want[k]))
@@ -384,17 +400,22 @@ class Bench:
             sizes.append(f"- (e) {TITLES['e']}: {self.rows['e']:,} enrolment rows, an activity log of "
                          f"{self.e_activities:,} rows")
         stage_lines = ["| workload | ingest s | SQL models s | data tests + publish s | whole process s | "
-                       "ingest peak MiB | whole peak MiB |", "|---|---:|---:|---:|---:|---:|---:|"]
+                       "ingest peak MiB | whole peak MiB | slowest models s | peak reached in |",
+                       "|---|---:|---:|---:|---:|---:|---:|---|---|"]
         for label, runs in self.stages.items():
             st = self.stage_medians(label)
+            slowest, peak_model = self.model_notes(label)
             stage_lines.append(f"| {label} | {st['ingest']:.2f} | {st['models']:.2f} | {st['tests + publish']:.2f} | "
                                f"{fmt(self.stat(label, 'followup')[0], '.2f')} | {fmt(st.get('ingest MiB'), '.0f')} | "
-                               f"{fmt(self.stat(label, 'followup')[1], '.0f')} |")
+                               f"{fmt(self.stat(label, 'followup')[1], '.0f')} | {slowest} | {peak_model} |")
         return "\n".join([
             "## Results", "", table, "", "## Targets", "", *targets, "",
             "## Where followup spends its time", "",
             "Medians from the time stamps of its JSON log (peers do only what the ingest column covers); the "
-            "ingest's peak memory is what followup logs when the models begin. Inside each phase (profiles by "
+            "ingest's peak memory is what followup logs when the models begin; each `model built` line gives "
+            "the model's own time and the process's peak so far, hence the three slowest models and the model "
+            "during which the peak was reached (if a data test or publishing raised it later, the whole peak "
+            "column is higher than that model's). Inside each phase (profiles by "
             "thread, model and operator) and what was tried: bench/README.md, \"Where the time goes\".", "",
             "\n".join(stage_lines), "",
             "## Scaling (followup alone)", "", "\n".join(curve_lines) if a.scaling else "not run (--no-scaling)", "",

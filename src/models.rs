@@ -395,9 +395,18 @@ pub async fn build(
     let mut built = Vec::new();
     for m in models.iter().filter(|m| !m.is_test) {
         let out = output.join(format!("{}.parquet", m.name));
+        let started = std::time::Instant::now();
         let rows = materialise(ctx, m, &out).await?;
         register_parquet(ctx, &m.name, &out).await?;
-        tracing::info!(model = %m.name, rows, "model built");
+        // Its time, and the process's peak memory so far: a nightly log (and the benchmarks) show which
+        // model is slow and which one raised the peak.
+        tracing::info!(
+            model = %m.name,
+            rows,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            peak_rss_mib = peak_rss_mib(),
+            "model built"
+        );
         built.push((m.name.clone(), rows));
     }
     Ok(built)

@@ -554,6 +554,7 @@ fn json_logs_for_nightly_runs() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let (mut files_logged, mut ingest_finished) = (0, None);
+    let (mut ingest_mib, mut models_logged, mut last_peak) = (0, 0, 0);
     for (i, line) in stderr.lines().enumerate() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -569,6 +570,7 @@ fn json_logs_for_nightly_runs() {
             // The peak memory of reading the files, before any model (Linux: from /proc).
             let mib = v["peak_rss_mib"].as_u64();
             assert!(mib.is_some_and(|m| m > 0 && m < 4096), "{line}");
+            ingest_mib = mib.unwrap_or(0);
             ingest_finished = Some(i);
         }
         if v["message"] == "model built" {
@@ -576,9 +578,25 @@ fn json_logs_for_nightly_runs() {
                 ingest_finished.is_some(),
                 "a model before the ingest ended: {line}"
             );
+            // Each model's time and the process's peak so far, which never falls and starts from the
+            // ingest's: the benchmarks name the slowest models and the one that raised the peak.
+            models_logged += 1;
+            assert!(v["model"].is_string() && v["rows"].is_u64(), "{line}");
+            assert!(v["elapsed_ms"].is_u64(), "{line}");
+            let peak = v["peak_rss_mib"].as_u64().unwrap_or(0);
+            assert!(peak >= ingest_mib.max(last_peak) && peak < 4096, "{line}");
+            last_peak = peak;
         }
     }
     assert_eq!(files_logged, 3);
+    let models = std::fs::read_dir(&sql)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name() != "tests")
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "sql"))
+        .count();
+    assert_eq!(models_logged, models, "{stderr}");
     assert!(ingest_finished.is_some(), "{stderr}");
 }
 
