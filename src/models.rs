@@ -141,9 +141,15 @@ fn memory_limit_bytes() -> usize {
     mb.max(64) * 1024 * 1024
 }
 
-/// The process's peak resident memory so far (VmHWM, Linux), in MiB.
+/// The process's peak resident memory so far (VmHWM, Linux), in MiB. Linux sums resident memory from
+/// per-CPU counters, so VmHWM read twice can seem to fall by a MiB; the peak reported never does.
 pub fn peak_rss_mib() -> Option<u64> {
-    proc_kb("/proc/self/status", "VmHWM:").map(|kb| kb / 1024)
+    static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = proc_kb("/proc/self/status", "VmHWM:")? / 1024;
+    Some(
+        SEEN.fetch_max(now, std::sync::atomic::Ordering::Relaxed)
+            .max(now),
+    )
 }
 
 /// MemTotal (Linux), in MB.
