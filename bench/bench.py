@@ -202,12 +202,13 @@ class Bench:
         if not {"start", "ingest"} <= set(marks):
             return None
         marks.setdefault("models", marks["ingest"])
+        top = max(p for p, _ in peaks) if peaks else None
         return {"ingest": (marks["ingest"] - marks["start"]).total_seconds(),
                 "models": (marks["models"] - marks["ingest"]).total_seconds(),
                 "tests + publish": (last - marks["models"]).total_seconds(),
                 "ingest MiB": ingest_mib, "model s": model_s,
                 # The model during which the process's peak (as far as the models go) was first reached.
-                "peak model": next((m for p, m in peaks if p == max(peaks)[0]), None) if peaks else None}
+                "peak model": next((m for p, m in peaks if p == top), None)}
 
     def stage_medians(self, label: str) -> dict:
         """Medians of the stages of a label's followup runs (a stage missing from a log is left out)."""
