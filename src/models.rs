@@ -10,7 +10,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::prelude::ParquetReadOptions;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, NamedWindowDefinition, NamedWindowExpr, Select, Statement, Visit, Visitor,
+    WindowType,
+};
 use futures::StreamExt;
+use std::ops::ControlFlow;
 
 use crate::warehouse::{ParquetSink, WarehouseError};
 
@@ -171,6 +177,72 @@ pub fn read_only() -> SQLOptions {
         .with_allow_statements(false)
 }
 
+/// A window named in a query's WINDOW clause and referred to inside parentheses — `max(x) OVER (w)`,
+/// `OVER (w ROWS BETWEEN …)`, or `WINDOW w2 AS (w1 ORDER BY …)` — as PostgreSQL allows. DataFusion 55
+/// resolves only the bare form `OVER w`; inside parentheses it drops the name without a word, so the
+/// function runs without w's PARTITION BY and ORDER BY and returns other numbers (`max(x) OVER (w)`
+/// gives the maximum of the whole result on every row). Such a statement is refused, with what to
+/// write instead, before it is planned: by `followup query`, `followup serve` and the models.
+pub fn unsupported_window_reference(statement: &Statement) -> Option<String> {
+    struct Finder(Option<String>);
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &SqlExpr) -> ControlFlow<()> {
+            if let SqlExpr::Function(f) = expr {
+                if let Some(WindowType::WindowSpec(spec)) = &f.over {
+                    if let Some(name) = &spec.window_name {
+                        self.0 = Some(format!(
+                            "{}(…) OVER ({name} …) names the window {name} inside parentheses, which the \
+                             query engine does not apply (it would leave out {name}'s PARTITION BY and \
+                             ORDER BY and give wrong numbers): write OVER {name} without parentheses, or \
+                             spell the window out, as in OVER (PARTITION BY … ORDER BY … ROWS BETWEEN …)",
+                            f.name
+                        ));
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+            for NamedWindowDefinition(name, def) in &select.named_window {
+                if let NamedWindowExpr::WindowSpec(spec) = def {
+                    if let Some(base) = &spec.window_name {
+                        self.0 = Some(format!(
+                            "WINDOW {name} AS ({base} …) defines a window from another inside \
+                             parentheses, which the query engine does not apply (it would leave out \
+                             {base}'s PARTITION BY and ORDER BY and give wrong numbers): spell {name} out, \
+                             as in WINDOW {name} AS (PARTITION BY … ORDER BY …)"
+                        ));
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder(None);
+    let _ = statement.visit(&mut finder);
+    finder.0
+}
+
+/// [`unsupported_window_reference`] over SQL text; text that does not parse is left to the planner,
+/// which says why.
+pub fn unsupported_window_reference_in(ctx: &SessionContext, sql: &str) -> Option<String> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).ok()?;
+    unsupported_window_reference_df(&statement)
+}
+
+fn unsupported_window_reference_df(statement: &DFStatement) -> Option<String> {
+    match statement {
+        DFStatement::Statement(s) => unsupported_window_reference(s),
+        DFStatement::Explain(e) => unsupported_window_reference_df(&e.statement),
+        _ => None,
+    }
+}
+
 /// Register every table of a snapshot folder: `<name>.parquet` files and `<name>/` folders of parts.
 pub async fn register_snapshot(
     ctx: &SessionContext,
@@ -297,6 +369,9 @@ pub fn discover(ctx: &SessionContext, dir: &Path) -> Result<Vec<Model>, ModelErr
                 path: path.clone(),
                 message: format!("expected one SQL query: {e}"),
             })?;
+        if let Some(message) = unsupported_window_reference_df(&stmt) {
+            return Err(ModelError::Sql { path, message });
+        }
         let deps: Vec<String> = state
             .resolve_table_references(&stmt)
             .map_err(|e| ModelError::Sql {
@@ -479,5 +554,96 @@ mod tests {
         assert_eq!(row[3], row[4]);
         assert_ne!(row[3], row[5]);
         assert_eq!(row[6], None);
+    }
+
+    /// Running max of 3, 1, 2 in the order of x, as text "x:max" per row.
+    async fn running(ctx: &SessionContext, over: &str) -> Vec<String> {
+        let sql = format!(
+            "select x, max(x) {over} as m from (values (3), (1), (2)) as t(x) \
+             window w as (order by x) order by x"
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        text.lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells.len() == 4 && cells[1].parse::<i64>().is_ok())
+                    .then(|| format!("{}:{}", cells[1], cells[2]))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_window_named_inside_parentheses_is_refused_and_the_bare_name_works() {
+        let ctx = session();
+        // What the refusal guards against: DataFusion drops the name inside parentheses. When an
+        // upgrade makes this assertion fail, the engine applies the name and the refusal can go.
+        assert_eq!(running(&ctx, "over (w)").await, ["1:3", "2:3", "3:3"]);
+        // What it suggests instead gives the running maximum.
+        assert_eq!(running(&ctx, "over w").await, ["1:1", "2:2", "3:3"]);
+        assert_eq!(
+            running(
+                &ctx,
+                "over (order by x rows between unbounded preceding and current row)"
+            )
+            .await,
+            ["1:1", "2:2", "3:3"]
+        );
+        for bad in [
+            "select max(x) over (w) from t window w as (order by x)",
+            "select sum(x) over (w rows between unbounded preceding and 1 preceding) from t window w as (order by x)",
+            "select a from (select max(x) over (w) as a from t window w as (order by x)) as s",
+            "with c as (select min(x) over (w order by y) as a from t window w as (partition by z)) select * from c",
+            "select 1 from t where x in (select lag(x) over (w) from u window w as (order by x))",
+            "explain select max(x) over (w) from t window w as (order by x)",
+            "select max(x) over w2 from t window w1 as (partition by y), w2 as (w1 order by x)",
+        ] {
+            let message = unsupported_window_reference_in(&ctx, bad);
+            let message = message.unwrap_or_else(|| panic!("not refused: {bad}"));
+            assert!(message.contains("without parentheses") || message.contains("spell"), "{message}");
+        }
+        let m = unsupported_window_reference_in(
+            &ctx,
+            "select max(x) over (w) from t window w as (order by x)",
+        );
+        assert!(m.is_some_and(|m| m.starts_with("max(…) OVER (w …)")));
+        for good in [
+            "select max(x) over w from t window w as (order by x)",
+            "select max(x) over (order by x), row_number() over (partition by y order by x) from t",
+            "select sum(x) over (partition by y order by x rows between unbounded preceding and current row) from t",
+            "select max(x) from t",
+            "select x from t window w as (order by x)",
+            "not sql at all",
+        ] {
+            assert_eq!(unsupported_window_reference_in(&ctx, good), None, "{good}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_model_naming_a_window_inside_parentheses_is_an_error_naming_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("marts")).unwrap();
+        let path = dir.path().join("marts").join("running.sql");
+        std::fs::write(
+            &path,
+            "select x, max(x) over (w) as m from (values (1)) as t(x) window w as (order by x)\n",
+        )
+        .unwrap();
+        match discover(&session(), dir.path()) {
+            Err(ModelError::Sql { path: p, message }) => {
+                assert_eq!(p, path);
+                assert!(message.contains("OVER w without parentheses"), "{message}");
+            }
+            other => panic!("expected the model to be refused, got {other:?}"),
+        }
+        std::fs::write(
+            &path,
+            "select x, max(x) over w as m from (values (1)) as t(x) window w as (order by x)\n",
+        )
+        .unwrap();
+        let models = discover(&session(), dir.path()).unwrap();
+        assert_eq!(models.len(), 1);
     }
 }

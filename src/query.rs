@@ -52,6 +52,9 @@ pub async fn execute(
     sql: &str,
 ) -> Result<(Schema, Vec<RecordBatch>), QueryError> {
     let ctx = open_current(warehouse_dir).await?;
+    if let Some(message) = models::unsupported_window_reference_in(&ctx, sql) {
+        return Err(QueryError::Sql(message));
+    }
     let df = ctx
         .sql_with_options(sql, models::read_only())
         .await

@@ -79,6 +79,20 @@ pub fn refusal(statement: &Statement) -> Option<String> {
     }
 }
 
+/// A refusal: read-only (SQLSTATE 25006), or a window the engine would plan wrongly (0A000, feature
+/// not supported; see [`crate::models::unsupported_window_reference`]).
+fn refused(statement: &Statement) -> Option<PgWireError> {
+    refusal(statement).map(read_only_error).or_else(|| {
+        crate::models::unsupported_window_reference(statement).map(|message| {
+            PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_string(),
+                "0A000".to_string(),
+                message,
+            )))
+        })
+    })
+}
+
 fn read_only_error(message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
@@ -99,7 +113,7 @@ impl QueryHook for ReadOnlyHook {
         _ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        refusal(statement).map(|m| Err(read_only_error(m)))
+        refused(statement).map(Err)
     }
 
     async fn handle_extended_parse_query(
@@ -108,7 +122,7 @@ impl QueryHook for ReadOnlyHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        refusal(statement).map(|m| Err(read_only_error(m)))
+        refused(statement).map(Err)
     }
 
     async fn handle_extended_query(
@@ -119,7 +133,7 @@ impl QueryHook for ReadOnlyHook {
         _ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        refusal(statement).map(|m| Err(read_only_error(m)))
+        refused(statement).map(Err)
     }
 }
 

@@ -375,6 +375,47 @@ fn serve_is_read_only_and_survives_refusals() {
     });
 }
 
+/// A window named inside parentheses (`OVER (w)`), which DataFusion 55 would plan without w's ORDER BY
+/// and answer with wrong numbers, is refused with what to write instead — by `followup query` and over
+/// both protocols — and the bare name it suggests gives the running maximum.
+#[test]
+fn query_and_serve_refuse_a_window_named_inside_parentheses() {
+    let dir = built();
+    let values = "from (values (3), (1), (2)) as t(x) window w as (order by x)";
+    let bad = format!("select x, max(x) over (w) as m {values} order by x");
+    let good = format!("select x, max(x) over w as m {values} order by x");
+    let running = [["1", "1"], ["2", "2"], ["3", "3"]];
+    let out = followup(dir, &["query", "--format", "csv", &bad]);
+    // Like any query that cannot be answered (README: exit codes).
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty(), "an answer was printed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max(…) OVER (w …)") && err.contains("OVER w without parentheses"),
+        "{err}"
+    );
+    assert_eq!(query_csv(dir, &good)[1..], running);
+    let server = serve(dir, &[]);
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        for extended in [false, true] {
+            let r = if extended {
+                client.query(bad.as_str(), &[]).await.map(|_| ())
+            } else {
+                client.simple_query(&bad).await.map(|_| ())
+            };
+            let err = r.expect_err("answered");
+            let db = err.as_db_error().expect("an error response");
+            assert_eq!(
+                db.code(),
+                &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+            );
+            assert!(db.message().contains("OVER w without parentheses"));
+        }
+        assert_eq!(simple_rows(&client, &good).await, running);
+    });
+}
+
 /// Npgsql (Power BI's and Excel's driver) on connect: `SELECT version()` and its type-loading catalogue
 /// queries as one simple-protocol batch (PostgresDatabaseInfo.cs, PG ≥ 14 branch with ranges and
 /// multiranges, table composites off), then `DISCARD ALL` when a pooled connection is reused.
