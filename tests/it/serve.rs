@@ -60,6 +60,10 @@ pub(crate) fn serve(dir: &Path, extra: &[&str]) -> Server {
 }
 
 pub(crate) fn serve_on(dir: &Path, listen: &str, extra: &[&str]) -> Server {
+    serve_with_stderr(dir, listen, extra, Stdio::inherit())
+}
+
+fn serve_with_stderr(dir: &Path, listen: &str, extra: &[&str], stderr: Stdio) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_followup"))
         .current_dir(dir)
         .env("FOLLOWUP_HMAC_KEY", TEST_KEY)
@@ -67,7 +71,7 @@ pub(crate) fn serve_on(dir: &Path, listen: &str, extra: &[&str]) -> Server {
         .args(["serve", "--listen", listen])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("followup serve starts");
     let mut line = String::new();
@@ -414,6 +418,44 @@ fn query_and_serve_refuse_a_window_named_inside_parentheses() {
         }
         assert_eq!(simple_rows(&client, &good).await, running);
     });
+}
+
+/// An analyst may paste an identity number into a query; when DataFusion echoes it in an error, the
+/// error goes back to that client whole, but serve's log and `followup query`'s message keep only its date
+/// part.
+#[test]
+fn an_identity_number_echoed_in_an_error_is_masked_in_logs() {
+    let dir = built();
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = logs.path().join("serve.log");
+    // Built at run time: no identity-number-shaped literal in the sources.
+    let number = format!("{}{}", "19850312", 2000 + 384);
+    let sql = format!("select cast('{number}x' as bigint)");
+    let server = serve_with_stderr(
+        dir,
+        "127.0.0.1:0",
+        &[],
+        Stdio::from(std::fs::File::create(&log_path).unwrap()),
+    );
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        let err = client.simple_query(&sql).await.expect_err("answered");
+        let db = err.as_db_error().expect("an error response");
+        assert!(db.message().contains(&number), "{}", db.message());
+    });
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("sending error") && log.contains("19850312****"),
+        "{log}"
+    );
+    assert!(!log.contains(&number), "the log holds the number");
+
+    let out = followup(dir, &["query", &sql]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("19850312****"), "{err}");
+    assert!(!err.contains(&number), "the message holds the number");
 }
 
 /// Npgsql (Power BI's and Excel's driver) on connect: `SELECT version()` and its type-loading catalogue
