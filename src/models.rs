@@ -134,6 +134,25 @@ fn person_key(id: &str) -> i64 {
     key as i64
 }
 
+/// An engine error as said to the user. Running out of the memory pool ("Resources exhausted") also says
+/// what the limit is and how to raise it: the engine's own words name only the operator and its bytes.
+pub fn engine_message(e: &datafusion::error::DataFusionError) -> String {
+    let text = e.to_string();
+    let exhausted = matches!(
+        e.find_root(),
+        datafusion::error::DataFusionError::ResourcesExhausted(_)
+    ) || text.contains("Resources exhausted");
+    if exhausted {
+        format!(
+            "{text}. The SQL engine's memory limit is {} MB (FOLLOWUP_MEMORY_LIMIT_MB, by default half \
+             the machine's memory): raise it if the machine has more to give",
+            memory_limit_bytes() / (1024 * 1024)
+        )
+    } else {
+        text
+    }
+}
+
 /// The query memory limit: `FOLLOWUP_MEMORY_LIMIT_MB`, else half the machine's memory (8 GiB if unknown).
 fn memory_limit_bytes() -> usize {
     let default_mb = physical_memory_mb().map_or(8192, |m| m / 2);
@@ -450,7 +469,7 @@ pub async fn materialise(
 ) -> Result<u64, ModelError> {
     let sql_err = |e: datafusion::error::DataFusionError| ModelError::Sql {
         path: model.path.clone(),
-        message: e.to_string(),
+        message: engine_message(&e),
     };
     let df = ctx
         .sql_with_options(&model.sql, read_only())
@@ -512,7 +531,7 @@ pub async fn run_test(
 ) -> Result<(u64, Vec<RecordBatch>), ModelError> {
     let sql_err = |e: datafusion::error::DataFusionError| ModelError::Sql {
         path: model.path.clone(),
-        message: e.to_string(),
+        message: engine_message(&e),
     };
     let df = ctx
         .sql_with_options(&model.sql, read_only())

@@ -58,12 +58,12 @@ pub async fn execute(
     let df = ctx
         .sql_with_options(sql, models::read_only())
         .await
-        .map_err(|e| QueryError::Sql(crate::domain::mask(&e.to_string())))?;
+        .map_err(|e| QueryError::Sql(crate::domain::mask(&models::engine_message(&e))))?;
     let schema = df.schema().as_arrow().clone();
     let batches = df
         .collect()
         .await
-        .map_err(|e| QueryError::Sql(crate::domain::mask(&e.to_string())))?;
+        .map_err(|e| QueryError::Sql(crate::domain::mask(&models::engine_message(&e))))?;
     Ok((schema, batches))
 }
 

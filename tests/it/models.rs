@@ -355,3 +355,46 @@ fn marts_equal_their_definitions_on_the_sample_inputs() {
     let n: Vec<u32> = shape[1].iter().map(|v| v.parse().unwrap()).collect();
     assert!(n[0] > 10 && n[1] >= 3 && n[2] > 10, "{shape:?}");
 }
+
+/// Past the memory limit a model fails in the engine's words plus the limit and how to raise it, naming
+/// the model's file (a hash join's build side cannot spill); with room, the same model is built.
+#[test]
+fn a_model_over_the_memory_limit_says_the_limit_and_how_to_raise_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("sql/marts")).unwrap();
+    std::fs::create_dir_all(root.join("input")).unwrap();
+    let model = root.join("sql/marts/big_join.sql");
+    std::fs::write(
+        &model,
+        "select count(*) as n from (select value as v from range(8000000)) as a \
+         join (select value as v from range(8000000)) as b on a.v = b.v\n",
+    )
+    .unwrap();
+    let models = |limit_mb: &str, out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_followup"))
+            .current_dir(root)
+            .env("FOLLOWUP_MEMORY_LIMIT_MB", limit_mb)
+            .env_remove("FOLLOWUP_LOG")
+            .args([
+                "models", "--input", "input", "--output", out, "--sql", "sql",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = models("64", "small");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sql/marts/big_join.sql: Resources exhausted")
+            && err.contains("memory limit is 64 MB (FOLLOWUP_MEMORY_LIMIT_MB"),
+        "{err}"
+    );
+    let out = models("1024", "roomy");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"big_join\":1"));
+}
