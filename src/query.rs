@@ -58,13 +58,70 @@ pub async fn execute(
     let df = ctx
         .sql_with_options(sql, models::read_only())
         .await
-        .map_err(|e| QueryError::Sql(crate::domain::mask(&models::engine_message(&e))))?;
+        .map_err(|e| {
+            let message = with_table_hint(&ctx, models::engine_message(&e));
+            QueryError::Sql(crate::domain::mask(&message))
+        })?;
     let schema = df.schema().as_arrow().clone();
     let batches = df
         .collect()
         .await
         .map_err(|e| QueryError::Sql(crate::domain::mask(&models::engine_message(&e))))?;
     Ok((schema, batches))
+}
+
+/// DataFusion's "table 'datafusion.public.enrolment' not found" names no table that is there: add the
+/// closest names, as the user would write them (`enrolments`, `published.regional_overview`), and how to
+/// list them all.
+fn with_table_hint(ctx: &datafusion::prelude::SessionContext, message: String) -> String {
+    let Some(missing) = message
+        .split("table '")
+        .nth(1)
+        .and_then(|rest| rest.split_once("' not found"))
+        .map(|(name, _)| name.to_string())
+    else {
+        return message;
+    };
+    let as_written = |schema: &str, table: &str| {
+        if schema == "public" {
+            table.to_string()
+        } else {
+            format!("{schema}.{table}")
+        }
+    };
+    let wanted = match missing.split('.').collect::<Vec<_>>()[..] {
+        [_, schema, table] | [schema, table] => as_written(schema, table),
+        _ => missing.clone(),
+    };
+    let mut known = Vec::new();
+    if let Some(catalog) = ctx.catalog("datafusion") {
+        for schema in catalog.schema_names() {
+            if schema == "information_schema" {
+                continue;
+            }
+            if let Some(tables) = catalog.schema(&schema) {
+                known.extend(tables.table_names().iter().map(|t| as_written(&schema, t)));
+            }
+        }
+    }
+    let distance = |name: &String| strsim::levenshtein(&wanted, name);
+    let best = known.iter().map(distance).min();
+    let close: Vec<&String> = match best {
+        Some(d) if d <= (wanted.chars().count() / 4).max(2) => {
+            let mut names: Vec<&String> = known.iter().filter(|n| distance(n) == d).collect();
+            names.sort();
+            names.truncate(3);
+            names
+        }
+        _ => Vec::new(),
+    };
+    let list = "`followup query \"show tables\"` lists every table";
+    if close.is_empty() {
+        format!("{message} ({list})")
+    } else {
+        let names: Vec<&str> = close.iter().map(|n| n.as_str()).collect();
+        format!("{message}: did you mean {}? ({list})", names.join(" or "))
+    }
 }
 
 /// Write a result in the asked format to `out` (or, for Parquet, to `output`).

@@ -420,6 +420,37 @@ fn query_and_serve_refuse_a_window_named_inside_parentheses() {
     });
 }
 
+/// A mistyped table name gets the closest tables' names, as they are written, and how to list them all.
+#[test]
+fn query_suggests_the_table_meant() {
+    let dir = built();
+    for (sql, meant) in [
+        (
+            "select count(*) from enrolment",
+            Some("did you mean enrolments?"),
+        ),
+        (
+            "select * from published.regional_overviw",
+            Some("did you mean published.regional_overview?"),
+        ),
+        ("select * from no_such_thing_at_all", None),
+    ] {
+        let out = followup(dir, &["query", sql]);
+        assert_eq!(out.status.code(), Some(3), "{sql}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not found"), "{err}");
+        assert!(
+            err.contains("`followup query \"show tables\"` lists every table"),
+            "{err}"
+        );
+        match meant {
+            Some(m) => assert!(err.contains(m), "{sql}: {err}"),
+            None => assert!(!err.contains("did you mean"), "{sql}: {err}"),
+        }
+    }
+    assert!(query_csv(dir, "show tables").len() > 10);
+}
+
 /// An analyst may paste an identity number into a query; when DataFusion echoes it in an error, the
 /// error goes back to that client whole, but serve's log and `followup query`'s message keep only its date
 /// part.
