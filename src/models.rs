@@ -79,7 +79,12 @@ pub fn session() -> SessionContext {
     // "resources exhausted" instead of taking the machine. Greedy, not fair: a fair pool caps every
     // spilling operator at an equal share, and a model runs dozens at once, so each spilled at a fraction
     // of the limit (a 3 M-row aggregate spilled six times under a 4 GiB pool and ran 5× slower).
-    let pool = datafusion::execution::memory_pool::GreedyMemoryPool::new(memory_limit_bytes());
+    // Tracked: past the limit, the error names the three operators holding the most (and whether they
+    // could spill), which tells which model's step to rewrite or how much to raise the limit.
+    let pool = datafusion::execution::memory_pool::TrackConsumersPool::new(
+        datafusion::execution::memory_pool::GreedyMemoryPool::new(memory_limit_bytes()),
+        std::num::NonZeroUsize::MIN.saturating_add(2),
+    );
     let ctx = match datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))
         .build_arc()

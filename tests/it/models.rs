@@ -356,8 +356,9 @@ fn marts_equal_their_definitions_on_the_sample_inputs() {
     assert!(n[0] > 10 && n[1] >= 3 && n[2] > 10, "{shape:?}");
 }
 
-/// Past the memory limit a model fails in the engine's words plus the limit and how to raise it, naming
-/// the model's file (a hash join's build side cannot spill); with room, the same model is built.
+/// Past the memory limit a model fails in the engine's words — with the operators holding the most, here a
+/// hash join's build side, which cannot spill — plus the limit and how to raise it, naming the model's
+/// file; with room, the same model is built.
 #[test]
 fn a_model_over_the_memory_limit_says_the_limit_and_how_to_raise_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -387,6 +388,8 @@ fn a_model_over_the_memory_limit_says_the_limit_and_how_to_raise_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("sql/marts/big_join.sql: Resources exhausted")
+            && err.contains("HashJoinInput")
+            && err.contains("(can spill: false)")
             && err.contains("memory limit is 64 MB (FOLLOWUP_MEMORY_LIMIT_MB"),
         "{err}"
     );
