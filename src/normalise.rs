@@ -249,6 +249,8 @@ pub struct FileContext<'a> {
     columns: Vec<Option<(usize, String)>>,
     values: HashMap<&'static str, HashMap<String, String>>,
     date_formats: Vec<String>,
+    /// The workbook's date serials count from 1904 (see [`crate::ingest::FileInfo::date_1904`]).
+    pub date_1904: bool,
     export_date: NaiveDate,
     source_file: Arc<str>,
     source_sheet: Option<Arc<str>>,
@@ -322,6 +324,7 @@ impl<'a> FileContext<'a> {
             columns,
             values,
             date_formats: source.date_formats.clone(),
+            date_1904: false,
             export_date,
             source_file: source_file.into(),
             source_sheet: source_sheet.map(Into::into),
@@ -788,7 +791,7 @@ impl<'a> FileContext<'a> {
             }
             return Some(None);
         }
-        match parse_date(cell, &self.date_formats) {
+        match parse_date(cell, &self.date_formats, self.date_1904) {
             Some(d) => Some(Some(d)),
             None => {
                 let raw = cell.as_text().map(|t| t.into_owned());
@@ -894,6 +897,16 @@ impl<'a> FileContext<'a> {
     }
 }
 
+/// Excel's 1904 date system (Excel for Mac before 2011, or a workbook set to it): serial 0 = 1904-01-01,
+/// no fictitious leap day; the same plausible range as the 1900 system.
+pub fn excel_1904_serial_to_date(serial: f64) -> Option<NaiveDate> {
+    if !(0.0..=(73050.0 - 1462.0)).contains(&serial) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(1904, 1, 1)?
+        .checked_add_signed(chrono::Duration::days(serial.trunc() as i64))
+}
+
 /// Excel's 1900 date system: serial 1 = 1900-01-01, with the fictitious 1900-02-29 at serial 60.
 pub fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
     if !(1.0..=73050.0).contains(&serial) {
@@ -911,18 +924,19 @@ pub fn excel_serial_to_date(serial: f64) -> Option<NaiveDate> {
     base.checked_add_signed(chrono::Duration::days(days))
 }
 
-/// A date from a cell: Excel date cells and serials always; text only in the declared formats.
-pub fn parse_date(cell: &Cell, formats: &[String]) -> Option<NaiveDate> {
+/// A date from a cell: Excel date cells and serials always (serials in the workbook's date system: 1904 when
+/// `date_1904`); text only in the declared formats.
+pub fn parse_date(cell: &Cell, formats: &[String], date_1904: bool) -> Option<NaiveDate> {
     match cell {
         Cell::DateTime(dt) => Some(dt.date()),
-        Cell::Number(f) => number_date(*f, formats),
-        Cell::Int(i) => number_date(*i as f64, formats),
+        Cell::Number(f) => number_date(*f, formats, date_1904),
+        Cell::Int(i) => number_date(*i as f64, formats, date_1904),
         Cell::Text(t) => parse_date_text(t.trim(), formats),
         _ => None,
     }
 }
 
-fn number_date(f: f64, formats: &[String]) -> Option<NaiveDate> {
+fn number_date(f: f64, formats: &[String], date_1904: bool) -> Option<NaiveDate> {
     // 20200201 typed as a number is YYYYMMDD when the source accepts that format.
     if f.fract() == 0.0 && (19_000_101.0..=21_001_231.0).contains(&f) {
         return formats
@@ -931,7 +945,11 @@ fn number_date(f: f64, formats: &[String]) -> Option<NaiveDate> {
             .then(|| parse_date_text(&format!("{}", f as i64), &["%Y%m%d".to_string()]))
             .flatten();
     }
-    excel_serial_to_date(f)
+    if date_1904 {
+        excel_1904_serial_to_date(f)
+    } else {
+        excel_serial_to_date(f)
+    }
 }
 
 pub fn parse_date_text(t: &str, formats: &[String]) -> Option<NaiveDate> {

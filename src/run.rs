@@ -297,7 +297,7 @@ fn export_date(path: &Path, source: &Source, src: &mut dyn RowSource) -> Result<
                 .cell_at(r, c)
                 .ok_or_else(|| format!("export_date: cell {cell} is empty or outside the sheet"))?;
             // Accept a date cell, a serial, or a text that holds a date (e.g. "Rapportdatum: 2022-06-30").
-            if let Some(d) = normalise::parse_date(&value, &source.date_formats) {
+            if let Some(d) = normalise::parse_date(&value, &source.date_formats, src.info().date_1904) {
                 return Ok(d);
             }
             let text = value.as_text().map(|t| t.into_owned()).unwrap_or_default();
@@ -696,6 +696,7 @@ fn ingest_rows(
             job.display.clone(),
             info.sheet.clone(),
         );
+        ctx.date_1904 = info.date_1904;
         // Title rows above the header are read and skipped.
         load.rows_read += header.rows_before.len() as i64;
         load.rows_skipped += header.rows_before.len() as i64;

@@ -199,6 +199,7 @@ impl CsvSource {
                 encoding: Some(enc_name),
                 delimiter: Some(delimiter as char),
                 warnings,
+                date_1904: false,
             },
         })
     }

@@ -217,11 +217,12 @@ impl Collector {
 }
 
 /// The whole sheet, sorted (after the streaming reader met cells out of order).
-fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells), ReadError> {
+fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(Opened, SheetCells), ReadError> {
     let format = Format::Xlsx;
     let mut wb: Xlsx<BufReader<File>> =
         calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
     let name = pick_sheet(&wb.sheet_names(), sel)?;
+    let date_1904 = wb.has_1904_epoch();
     let mut reader = wb
         .worksheet_cells_reader(&name)
         .map_err(|e| corrupt(format, e))?;
@@ -237,7 +238,13 @@ fn read_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, SheetCells)
         let (r, k) = c.get_position();
         col.push(r, k, xlsx_cell(c.get_value()))?;
     }
-    Ok((name, col.finish()?))
+    Ok((Opened { name, date_1904 }, col.finish()?))
+}
+
+/// The sheet a reader opened, and the workbook's date system.
+struct Opened {
+    name: String,
+    date_1904: bool,
 }
 
 /// Cells per message from an xlsx parser thread.
@@ -247,8 +254,8 @@ type CellChunk = Vec<(u32, u32, Cell)>;
 
 /// Open an xlsx sheet on a parser thread of its own, which sends its non-empty cells in file order. The
 /// sheet's name, or the reason it cannot be opened, comes back before this returns.
-fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, StreamedRows), ReadError> {
-    let (opened_tx, opened_rx) = sync_channel::<Result<String, ReadError>>(1);
+fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(Opened, StreamedRows), ReadError> {
+    let (opened_tx, opened_rx) = sync_channel::<Result<Opened, ReadError>>(1);
     let (tx, rx) = sync_channel::<Result<CellChunk, ReadError>>(2);
     let path = path.to_path_buf();
     let sel = sel.cloned();
@@ -289,7 +296,7 @@ fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, StreamedR
         widest: 0,
     };
     match opened_rx.recv() {
-        Ok(Ok(name)) => Ok((name, rows)),
+        Ok(Ok(opened)) => Ok((opened, rows)),
         Ok(Err(e)) => Err(e),
         Err(_) => {
             rows.stop();
@@ -306,18 +313,19 @@ fn stream_xlsx(path: &Path, sel: Option<&SheetSel>) -> Result<(String, StreamedR
 fn parse_xlsx(
     path: PathBuf,
     sel: Option<&SheetSel>,
-    opened: &mut Option<SyncSender<Result<String, ReadError>>>,
+    opened: &mut Option<SyncSender<Result<Opened, ReadError>>>,
     tx: &SyncSender<Result<CellChunk, ReadError>>,
 ) -> Result<(), ReadError> {
     let format = Format::Xlsx;
     let mut wb: Xlsx<BufReader<File>> =
         calamine::open_workbook(&path).map_err(|e| corrupt(format, e))?;
     let name = pick_sheet(&wb.sheet_names(), sel)?;
+    let date_1904 = wb.has_1904_epoch();
     let mut reader = wb
         .worksheet_cells_reader(&name)
         .map_err(|e| corrupt(format, e))?;
     if let Some(o) = opened.take() {
-        if o.send(Ok(name)).is_err() {
+        if o.send(Ok(Opened { name, date_1904 })).is_err() {
             return Ok(());
         }
     }
@@ -599,8 +607,8 @@ fn read_dense(
     path: &Path,
     format: Format,
     sel: Option<&SheetSel>,
-) -> Result<(String, SheetCells), ReadError> {
-    let (name, range) = match format {
+) -> Result<(Opened, SheetCells), ReadError> {
+    let (name, date_1904, range) = match format {
         Format::Xls => {
             check_cfb_chains(path).map_err(|detail| ReadError::Corrupt {
                 format: format.as_str(),
@@ -610,14 +618,15 @@ fn read_dense(
                 calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
             let name = pick_sheet(&wb.sheet_names(), sel)?;
             let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
-            (name, range)
+            (name, wb.has_1904_epoch(), range)
         }
         _ => {
+            // ODS keeps dates as ISO text: no serials, no epoch.
             let mut wb: Ods<BufReader<File>> =
                 calamine::open_workbook(path).map_err(|e| corrupt(format, e))?;
             let name = pick_sheet(&wb.sheet_names(), sel)?;
             let range = wb.worksheet_range(&name).map_err(|e| corrupt(format, e))?;
-            (name, range)
+            (name, false, range)
         }
     };
     let (r0, c0) = range.start().unwrap_or((0, 0));
@@ -632,7 +641,7 @@ fn read_dense(
         );
         col.push(r, c, to_cell(v))?;
     }
-    Ok((name, col.finish()?))
+    Ok((Opened { name, date_1904 }, col.finish()?))
 }
 
 impl ExcelSource {
@@ -643,9 +652,9 @@ impl ExcelSource {
         warnings: Vec<String>,
     ) -> Result<Self, ReadError> {
         let sel = opts.sheet.as_ref();
-        let (name, rows) = if format == Format::Xlsx && !opts.whole_sheet {
-            let (name, rows) = stream_xlsx(path, sel)?;
-            (name, Rows::Streamed(Box::new(rows)))
+        let (opened, rows) = if format == Format::Xlsx && !opts.whole_sheet {
+            let (opened, rows) = stream_xlsx(path, sel)?;
+            (opened, Rows::Streamed(Box::new(rows)))
         } else {
             // Everything calamine does happens here; a panic inside it (a malformed file it did not
             // expect) becomes this file's error instead of unwinding through the caller.
@@ -657,7 +666,7 @@ impl ExcelSource {
                     detail: "a CSV file is not read by the workbook reader".into(),
                 }),
             }));
-            let (name, cells) = read.map_err(|p| gave_up(format, p))??;
+            let (opened, cells) = read.map_err(|p| gave_up(format, p))??;
             let next = cells.first().map_or(0, |c| c.0);
             let last = cells.last().map(|c| c.0);
             let held = HeldRows {
@@ -666,16 +675,17 @@ impl ExcelSource {
                 next,
                 last,
             };
-            (name, Rows::Held(held))
+            (opened, Rows::Held(held))
         };
         Ok(ExcelSource {
             rows,
             info: FileInfo {
                 format: Some(format),
-                sheet: Some(name),
+                sheet: Some(opened.name),
                 encoding: None,
                 delimiter: None,
                 warnings,
+                date_1904: opened.date_1904,
             },
         })
     }

@@ -168,6 +168,9 @@ pub struct FileInfo {
     pub delimiter: Option<char>,
     /// Warnings that do not stop the file (extension disagrees with content, fields re-decoded, …).
     pub warnings: Vec<String>,
+    /// The workbook counts dates from 1904 (Excel for Mac before 2011, or "Use 1904 date system"): a date
+    /// serial that reaches a date column as a plain number is read in that system.
+    pub date_1904: bool,
 }
 
 /// A stream of rows from one file. `Send`: a file is read on its own thread while its rows are normalised.

@@ -56,6 +56,19 @@ pub fn query_csv(dir: &Path, sql: &str) -> Vec<Vec<String>> {
 /// 1-based) is listed last, after the rows below it: the format allows it, though common writers keep
 /// rows in order.
 pub fn move_xlsx_row_to_end(path: &Path, sheet: &str, row: u32) {
+    rewrite_xlsx_part(path, &format!("xl/worksheets/{sheet}.xml"), |xml| {
+        let start = xml
+            .find(&format!("<row r=\"{row}\""))
+            .expect("the row is in the sheet");
+        let end = start + xml[start..].find("</row>").expect("the row ends") + "</row>".len();
+        let rest = format!("{}{}", &xml[..start], &xml[end..]);
+        let at = rest.find("</sheetData>").expect("the sheet has data");
+        format!("{}{}{}", &rest[..at], &xml[start..end], &rest[at..])
+    });
+}
+
+/// Rewrite one XML part of an xlsx (a real writer's file) in place, keeping every other part as it was.
+pub fn rewrite_xlsx_part(path: &Path, part: &str, edit: impl FnOnce(&str) -> String) {
     use std::io::{Read, Write};
     let mut zin = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut entries = Vec::new();
@@ -66,26 +79,19 @@ pub fn move_xlsx_row_to_end(path: &Path, sheet: &str, row: u32) {
         entries.push((f.name().unwrap().to_string(), data));
     }
     drop(zin);
-    let target = format!("xl/worksheets/{sheet}.xml");
     let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    let mut moved = false;
+    let mut edit = Some(edit);
     for (name, mut data) in entries {
-        if name == target {
+        if name == part {
             let xml = String::from_utf8(data).unwrap();
-            let start = xml
-                .find(&format!("<row r=\"{row}\""))
-                .expect("the row is in the sheet");
-            let end = start + xml[start..].find("</row>").expect("the row ends") + "</row>".len();
-            let rest = format!("{}{}", &xml[..start], &xml[end..]);
-            let at = rest.find("</sheetData>").expect("the sheet has data");
-            data = format!("{}{}{}", &rest[..at], &xml[start..end], &rest[at..]).into_bytes();
-            moved = true;
+            let edit = edit.take().expect("one part of that name");
+            data = edit(&xml).into_bytes();
         }
         out.start_file(name, options).unwrap();
         out.write_all(&data).unwrap();
     }
     out.finish().unwrap();
-    assert!(moved, "{target} is in the workbook");
+    assert!(edit.is_none(), "{part} is in the workbook");
 }

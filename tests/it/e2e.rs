@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-use crate::common::{followup, move_xlsx_row_to_end, pnr, query_csv, short};
+use crate::common::{followup, move_xlsx_row_to_end, pnr, query_csv, rewrite_xlsx_part, short};
 
 pub(crate) struct People {
     pub p1: String,
@@ -644,6 +644,64 @@ fn an_xlsx_sheet_listed_out_of_order_is_read_again_whole_with_the_same_counts() 
         stdout.contains("ok   test_gavleborg/bollnas/bollnas_2021-12-31.xlsx: xlsx")
             && stdout.contains("header on row 4"),
         "{stdout}"
+    );
+}
+
+/// Bollnäs's workbook saved in the 1904 date system (Excel for Mac before 2011): its date serials count
+/// from 1904-01-01, and one end date (E5) is a plain number without a date format, as a General-formatted
+/// cell or a formula's result would be. `followup run` loads the days the workbook means, with the counts
+/// of the 1900 workbook.
+#[test]
+fn an_xlsx_in_the_1904_date_system_loads_the_dates_it_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_inputs(root, &people());
+    let bollnas = root.join("inputs/bollnas/bollnas_2021-12-31.xlsx");
+    rewrite_xlsx_part(&bollnas, "xl/workbook.xml", |xml| {
+        xml.replacen("<workbookPr", "<workbookPr date1904=\"1\"", 1)
+    });
+    rewrite_xlsx_part(&bollnas, "xl/worksheets/sheet1.xml", |xml| {
+        let mut xml = xml.to_string();
+        for cell in ["D5", "E5", "D6", "E7", "D9"] {
+            let start = xml
+                .find(&format!("<c r=\"{cell}\""))
+                .unwrap_or_else(|| panic!("{cell} is in the sheet"));
+            let v = start + xml[start..].find("<v>").unwrap() + 3;
+            let v_end = v + xml[v..].find("</v>").unwrap();
+            let serial: f64 = xml[v..v_end].parse().unwrap();
+            xml.replace_range(v..v_end, &(serial - 1462.0).to_string());
+            if cell == "E5" {
+                let tag_end = start + xml[start..].find('>').unwrap();
+                let tag = xml[start..tag_end].to_string();
+                let s = tag.find(" s=\"").expect("E5 has a date format");
+                let s_end = s + 4 + tag[s + 4..].find('"').unwrap() + 1;
+                xml.replace_range(start + s..start + s_end, "");
+            }
+        }
+        xml
+    });
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let out = followup(root, &["run", "--sql", sql.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let loads = query_csv(
+        root,
+        "select rows_read, rows_loaded, rows_rejected, rows_skipped, header_row from file_loads \
+         where path = 'test_gavleborg/bollnas/bollnas_2021-12-31.xlsx'",
+    );
+    assert_eq!(loads[1], ["9", "3", "1", "5", "4"]);
+    let dates = query_csv(
+        root,
+        "select cast(start_date as varchar) as s, coalesce(cast(end_date as varchar), '') as e \
+         from enrolments where subproject_id = 'bollnas' order by s",
+    );
+    assert_eq!(
+        dates[1..],
+        [
+            ["2021-02-01", "2021-06-30"],
+            ["2021-03-01", ""],
+            ["2021-04-01", "2021-05-15"]
+        ]
     );
 }
 

@@ -9,7 +9,7 @@ use followup::ingest::{self, Cell, RawRow, ReadError, ReadOptions};
 use followup::normalise::{excel_serial_to_date, parse_date, parse_number};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-use crate::common::move_xlsx_row_to_end;
+use crate::common::{move_xlsx_row_to_end, rewrite_xlsx_part};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -127,7 +127,7 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
     assert_eq!(rows[0].row, 5);
     assert_eq!(text(&rows[0].cells[0]), "199001012384");
     assert_eq!(
-        parse_date(&rows[0].cells[2], &formats()),
+        parse_date(&rows[0].cells[2], &formats(), false),
         Some(d(2021, 2, 1))
     );
     assert_eq!(
@@ -137,7 +137,7 @@ fn xlsx_with_title_rows_date_cells_and_text_identifiers() {
     );
     assert_eq!(text(&rows[1].cells[0]), "199001012384");
     assert_eq!(
-        parse_date(&rows[1].cells[2], &formats()),
+        parse_date(&rows[1].cells[2], &formats(), false),
         Some(d(2021, 2, 1))
     );
     assert_eq!(text(&rows[2].cells[0]), "Summa");
@@ -174,17 +174,17 @@ fn xls_and_ods_fixtures_read_the_same() {
         assert_eq!(text(c(0, 0)), "19900520-2446", "{name}");
         assert_eq!(text(c(1, 0)), "850312-1231", "{name}");
         assert_eq!(
-            parse_date(c(0, 1), &formats()),
+            parse_date(c(0, 1), &formats(), false),
             Some(d(2021, 2, 1)),
             "{name}"
         );
         assert_eq!(
-            parse_date(c(2, 1), &formats()),
+            parse_date(c(2, 1), &formats(), false),
             Some(d(2021, 4, 1)),
             "{name}"
         );
         assert_eq!(
-            parse_date(c(0, 2), &formats()),
+            parse_date(c(0, 2), &formats(), false),
             Some(d(2021, 6, 30)),
             "{name}"
         );
@@ -225,7 +225,7 @@ fn windows_1252_semicolon_csv_with_decimal_comma() {
         "7,5 needs decimal_comma"
     );
     assert_eq!(
-        parse_date(&rows[1].cells[2], &formats()),
+        parse_date(&rows[1].cells[2], &formats(), false),
         Some(d(2021, 3, 1))
     );
     // The header "Kön" was decoded from byte 0xF6.
@@ -257,7 +257,7 @@ fn utf8_bom_comma_csv_with_quoted_newlines() {
         "the second record starts after the two-line field"
     );
     assert_eq!(
-        parse_date(&rows[1].cells[3], &formats()),
+        parse_date(&rows[1].cells[3], &formats(), false),
         Some(d(2021, 3, 1))
     );
 }
@@ -348,28 +348,84 @@ fn excel_serials_follow_the_1900_system() {
     assert_eq!(excel_serial_to_date(61.0), Some(d(1900, 3, 1)));
     assert_eq!(excel_serial_to_date(0.0), None);
     // Text dates only in the declared formats; anything else is rejected, never guessed.
-    assert_eq!(parse_date(&Cell::Text("1/2".into()), &formats()), None);
     assert_eq!(
-        parse_date(&Cell::Text("2021-02-30".into()), &formats()),
+        parse_date(&Cell::Text("1/2".into()), &formats(), false),
         None
     );
     assert_eq!(
-        parse_date(&Cell::Text("01.02.2021".into()), &formats()),
+        parse_date(&Cell::Text("2021-02-30".into()), &formats(), false),
         None
     );
     assert_eq!(
-        parse_date(&Cell::Text("01.02.2021".into()), &["%d.%m.%Y".to_string()]),
+        parse_date(&Cell::Text("01.02.2021".into()), &formats(), false),
+        None
+    );
+    assert_eq!(
+        parse_date(
+            &Cell::Text("01.02.2021".into()),
+            &["%d.%m.%Y".to_string()],
+            false
+        ),
         Some(d(2021, 2, 1))
     );
     // 20210201 typed as a number is YYYYMMDD when the source accepts it, not serial 20 million.
     assert_eq!(
-        parse_date(&Cell::Number(20210201.0), &formats()),
+        parse_date(&Cell::Number(20210201.0), &formats(), false),
         Some(d(2021, 2, 1))
     );
     assert_eq!(
-        parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()]),
+        parse_date(&Cell::Number(20210201.0), &["%Y-%m-%d".into()], false),
         None
     );
+}
+
+/// A workbook in the 1904 date system (Excel for Mac before 2011, or "Use 1904 date system" ticked):
+/// serials count from 1904-01-01. Date-formatted cells and plain numbers in a date column (a General-
+/// formatted date, a formula's result) both give the date the workbook means, streamed and held whole;
+/// the same serial in a 1900 workbook is another day, 1 462 days earlier.
+#[test]
+fn xlsx_in_the_1904_date_system_gives_the_dates_it_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mac.xlsx");
+    let start = d(2021, 2, 1);
+    let end = d(2021, 6, 30);
+    let serial_1904 = |day: NaiveDate| (day - d(1904, 1, 1)).num_days() as f64;
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    ws.write_string(0, 0, "Startdatum").unwrap();
+    ws.write_string(0, 1, "Slutdatum").unwrap();
+    ws.write_number_with_format(1, 0, serial_1904(start), &date)
+        .unwrap();
+    ws.write_number(1, 1, serial_1904(end)).unwrap();
+    wb.save(&path).unwrap();
+    let plain = dir.path().join("plain.xlsx");
+    std::fs::copy(&path, &plain).unwrap();
+    rewrite_xlsx_part(&path, "xl/workbook.xml", |xml| {
+        assert!(xml.contains("<workbookPr"), "{xml}");
+        xml.replacen("<workbookPr", "<workbookPr date1904=\"1\"", 1)
+    });
+    for whole_sheet in [false, true] {
+        let o = ReadOptions {
+            whole_sheet,
+            ..opts()
+        };
+        let (_, cols, _, rows, info) = read(&path, &o, &["Startdatum", "Slutdatum"], None).unwrap();
+        assert!(info.date_1904, "the workbook's date system is read");
+        let cell = |f: usize| &rows[0].cells[cols[f].unwrap()];
+        assert!(matches!(cell(0), Cell::DateTime(_)), "{:?}", cell(0));
+        assert!(matches!(cell(1), Cell::Number(_)), "{:?}", cell(1));
+        assert_eq!(parse_date(cell(0), &formats(), info.date_1904), Some(start));
+        assert_eq!(parse_date(cell(1), &formats(), info.date_1904), Some(end));
+        let (_, cols, _, rows, info) =
+            read(&plain, &o, &["Startdatum", "Slutdatum"], None).unwrap();
+        assert!(!info.date_1904);
+        let later = |day: NaiveDate| day - chrono::Duration::days(1462);
+        assert_eq!(
+            parse_date(&rows[0].cells[cols[1].unwrap()], &formats(), false),
+            Some(later(end))
+        );
+    }
 }
 
 /// Every row of a file, as (row number, cells).
@@ -428,7 +484,7 @@ fn xlsx_rows_stream_as_a_held_sheet_gives_them_and_a_sheet_out_of_order_is_read_
     // reach it are still returned, in order.
     let mut src = ingest::open(&path, &opts()).unwrap();
     let b2 = src.cell_at(1, 1).expect("B2 holds the report date");
-    assert_eq!(parse_date(&b2, &formats()), Some(d(2021, 12, 31)));
+    assert_eq!(parse_date(&b2, &formats(), false), Some(d(2021, 12, 31)));
     assert_eq!(src.cell_at(8, 30).map(|c| text(&c)).as_deref(), Some("x"));
     assert_eq!(src.cell_at(2, 0), None, "row 3 is blank");
     let mut again = Vec::new();
