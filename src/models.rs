@@ -168,6 +168,12 @@ fn memory_limit_bytes() -> usize {
         }),
         Err(_) => default_mb,
     };
+    if mb < 64 {
+        tracing::warn!(
+            value = mb,
+            "FOLLOWUP_MEMORY_LIMIT_MB is below the 64 MB the engine needs to start; using 64"
+        );
+    }
     mb.max(64) * 1024 * 1024
 }
 

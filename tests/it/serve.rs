@@ -420,6 +420,44 @@ fn query_and_serve_refuse_a_window_named_inside_parentheses() {
     });
 }
 
+/// A low-memory run: the bundled pipelines under the smallest memory limit (64 MB; a lower setting is
+/// raised to it, with a warning) publish the same marts as under the default limit.
+#[test]
+fn the_bundled_run_under_the_smallest_memory_limit_publishes_the_same_marts() {
+    let reference = built();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&repo.join("pipelines"), &root.join("pipelines"));
+    std::os::unix::fs::symlink(repo.join("sample-inputs"), root.join("sample-inputs")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_followup"))
+        .current_dir(root)
+        .env("FOLLOWUP_HMAC_KEY", TEST_KEY)
+        .env("FOLLOWUP_MEMORY_LIMIT_MB", "16")
+        .env_remove("FOLLOWUP_LOG")
+        .args(["run", "--sql", repo.join("sql").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("below the 64 MB"), "{stderr}");
+    for mart in [
+        "regional_overview",
+        "monthly_active",
+        "esf_indicators",
+        "method_outcomes",
+        "target_followup",
+        "pathway_steps",
+        "pathway_transitions",
+        "published.regional_overview",
+    ] {
+        let sql = format!("select * from {mart}");
+        let low = query_csv(root, &sql);
+        assert!(low.len() > 1, "{mart} is empty");
+        assert_eq!(low, query_csv(reference, &sql), "{mart}");
+    }
+}
+
 /// A mistyped table name gets the closest tables' names, as they are written, and how to list them all.
 #[test]
 fn query_suggests_the_table_meant() {
