@@ -12,6 +12,7 @@ pub mod history;
 pub mod ingest;
 pub mod models;
 pub mod normalise;
+pub mod pgformat;
 pub mod progress;
 pub mod query;
 pub mod report;

@@ -96,6 +96,8 @@ pub fn session() -> SessionContext {
         }
     };
     ctx.register_udf(person_key_udf());
+    // `to_char` with PostgreSQL templates as well as strftime formats (see `pgformat`).
+    ctx.register_udf(crate::pgformat::to_char_udf());
     ctx
 }
 

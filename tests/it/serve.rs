@@ -458,6 +458,36 @@ fn the_bundled_run_under_the_smallest_memory_limit_publishes_the_same_marts() {
     }
 }
 
+/// `to_char` with a PostgreSQL template, as analysts and BI tools write it, groups by month over `query`
+/// and `serve` as the strftime format does (DataFusion alone returned the template's letters).
+#[test]
+fn to_char_takes_postgresql_templates_in_query_and_serve() {
+    let dir = built();
+    let by = |format: &str| {
+        format!(
+            "select to_char(start_date, '{format}') as m, count(*) as n from enrolments \
+             group by 1 order by 1"
+        )
+    };
+    let pg = query_csv(dir, &by("YYYY-MM"));
+    assert!(pg.len() > 3, "{pg:?}");
+    assert!(pg[1][0].len() == 7 && pg[1][0].starts_with("20"), "{pg:?}");
+    assert_eq!(pg, query_csv(dir, &by("%Y-%m")));
+    let server = serve(dir, &[]);
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        assert_eq!(simple_rows(&client, &by("YYYY-MM")).await, pg[1..]);
+        assert_eq!(
+            simple_rows(
+                &client,
+                "select to_char(date '2021-02-01', 'FMDD FMMonth YYYY')"
+            )
+            .await,
+            [["1 February 2021"]]
+        );
+    });
+}
+
 /// A mistyped table name gets the closest tables' names, as they are written, and how to list them all.
 #[test]
 fn query_suggests_the_table_meant() {
