@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
-/// DataFusion's `to_char` (and its alias `date_format`), taking PostgreSQL templates as well.
+/// DataFusion's `to_char`, taking PostgreSQL templates as well.
 pub fn to_char_udf() -> ScalarUDF {
     ScalarUDF::from(PgToChar {
         inner: datafusion::functions::datetime::to_char(),
@@ -31,8 +31,10 @@ impl ScalarUDFImpl for PgToChar {
     fn name(&self) -> &str {
         self.inner.name()
     }
+    /// None: `date_format` (Spark's name, whose patterns — `HH:mm` — mean other things than
+    /// PostgreSQL's) stays DataFusion's strftime function.
     fn aliases(&self) -> &[String] {
-        self.inner.aliases()
+        &[]
     }
     fn signature(&self) -> &Signature {
         self.inner.signature()
@@ -459,6 +461,14 @@ mod tests {
                 "{template}"
             );
         }
+        // Spark's `date_format` is left to DataFusion (its `mm` is minutes, PostgreSQL's MM months).
+        assert_eq!(
+            one(&ctx, &format!("select date_format({d}, 'yyyy-mm')"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("yyyy-mm")
+        );
         // strftime formats are DataFusion's, as before; NULLs stay NULL.
         assert_eq!(
             one(&ctx, &format!("select to_char({d}, '%Y-%m')"))
