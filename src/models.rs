@@ -96,9 +96,16 @@ pub fn session() -> SessionContext {
         }
     };
     ctx.register_udf(person_key_udf());
-    // `to_char` with PostgreSQL templates as well as strftime formats (see `pgformat`).
-    ctx.register_udf(crate::pgformat::to_char_udf());
+    register_to_char(&ctx);
     ctx
+}
+
+/// `to_char` with PostgreSQL templates as well as strftime formats (see `pgformat`). DataFusion's own stays
+/// registered as `date_format` under its name `to_char`, so a session state rebuilt from its functions
+/// (datafusion-postgres's pg_catalog setup does so) can put it back as `to_char` in hash-map order: call
+/// this again after such a rebuild.
+pub fn register_to_char(ctx: &SessionContext) {
+    ctx.register_udf(crate::pgformat::to_char_udf());
 }
 
 /// `person_key(participant_id)`: a 64-bit integer standing for a pseudonym inside the models, which group and

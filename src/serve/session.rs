@@ -109,6 +109,9 @@ pub async fn build_context(snap: &Path, access: &Access) -> Result<SessionContex
     for f in super::functions::all() {
         ctx.register_udf(f);
     }
+    // The pg_catalog setup rebuilt the session state from its functions, which may have put DataFusion's
+    // strftime-only `to_char` back.
+    models::register_to_char(&ctx);
     Ok(ctx)
 }
 
