@@ -68,9 +68,13 @@ pub fn session() -> SessionContext {
         SessionConfig::new()
     });
     let mut config = config.with_information_schema(true);
+    let limit = memory_limit_bytes();
     if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
-        config = config
-            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        // One partition per core, but at least 64 MB of the pool each: every partition's sort keeps
+        // 10 MB for its merge, so a small limit on a many-core machine would fail before any data.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let by_memory = (limit / (64 * 1024 * 1024)).max(1);
+        config = config.with_target_partitions(cores.min(by_memory));
     }
     let opts = config.options_mut();
     opts.execution.parquet.schema_force_view_types = false;
@@ -82,7 +86,7 @@ pub fn session() -> SessionContext {
     // Tracked: past the limit, the error names the three operators holding the most (and whether they
     // could spill), which tells which model's step to rewrite or how much to raise the limit.
     let pool = datafusion::execution::memory_pool::TrackConsumersPool::new(
-        datafusion::execution::memory_pool::GreedyMemoryPool::new(memory_limit_bytes()),
+        datafusion::execution::memory_pool::GreedyMemoryPool::new(limit),
         std::num::NonZeroUsize::MIN.saturating_add(2),
     );
     let ctx = match datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
