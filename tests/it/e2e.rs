@@ -623,12 +623,7 @@ fn an_xlsx_sheet_listed_out_of_order_is_read_again_whole_with_the_same_counts() 
         stdout.contains("files: 3 loaded, 0 unchanged, 1 failed · rows: 18 read = 8 loaded + 5 rejected + 5 skipped"),
         "{stdout}"
     );
-    let loads = query_csv(
-        root,
-        "select rows_read, rows_loaded, rows_rejected, rows_skipped, header_row from file_loads \
-         where path = 'test_gavleborg/bollnas/bollnas_2021-12-31.xlsx'",
-    );
-    assert_eq!(loads[1], ["9", "3", "1", "5", "4"]);
+    assert_eq!(bollnas_counts(root), ["9", "3", "1", "5", "4"]);
     let staged = query_csv(
         root,
         "select count(*) from enrolments where subproject_id = 'bollnas'",
@@ -684,12 +679,7 @@ fn an_xlsx_in_the_1904_date_system_loads_the_dates_it_means() {
     let out = followup(root, &["run", "--sql", sql.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let loads = query_csv(
-        root,
-        "select rows_read, rows_loaded, rows_rejected, rows_skipped, header_row from file_loads \
-         where path = 'test_gavleborg/bollnas/bollnas_2021-12-31.xlsx'",
-    );
-    assert_eq!(loads[1], ["9", "3", "1", "5", "4"]);
+    assert_eq!(bollnas_counts(root), ["9", "3", "1", "5", "4"]);
     let dates = query_csv(
         root,
         "select cast(start_date as varchar) as s, coalesce(cast(end_date as varchar), '') as e \
@@ -703,6 +693,16 @@ fn an_xlsx_in_the_1904_date_system_loads_the_dates_it_means() {
             ["2021-04-01", "2021-05-15"]
         ]
     );
+}
+
+/// Bollnäs's workbook in `file_loads`: rows read, loaded, rejected, skipped, and its header row.
+fn bollnas_counts(root: &Path) -> Vec<String> {
+    let loads = query_csv(
+        root,
+        "select rows_read, rows_loaded, rows_rejected, rows_skipped, header_row from file_loads \
+         where path = 'test_gavleborg/bollnas/bollnas_2021-12-31.xlsx'",
+    );
+    loads[1].clone()
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
