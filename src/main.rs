@@ -134,6 +134,11 @@ enum Command {
         tls_cert: Option<PathBuf>,
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Seconds a statement may run before it is canceled (SQLSTATE 57014), unless the session sets its
+        /// own `statement_timeout`; 0 for none. A cancel request (psql's Ctrl-C, a BI tool's timeout) stops
+        /// a statement at any time.
+        #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+        statement_timeout: u64,
         /// Read a password from standard input and print its verifier for the users file.
         #[arg(long)]
         hash_password: bool,
@@ -295,6 +300,7 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
             users,
             tls_cert,
             tls_key,
+            statement_timeout,
             hash_password,
         } => {
             if hash_password {
@@ -306,6 +312,8 @@ fn real_main(cli: Cli) -> anyhow::Result<u8> {
                 users,
                 tls_cert,
                 tls_key,
+                statement_timeout: (statement_timeout > 0)
+                    .then(|| std::time::Duration::from_secs(statement_timeout)),
             };
             runtime()?.block_on(async {
                 let server = followup::serve::Server::bind(&opts).await?;

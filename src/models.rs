@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::ParquetReadOptions;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -59,26 +60,16 @@ pub struct Model {
     pub severity: Severity,
 }
 
-/// A session configured for the warehouse: plain Utf8 strings (what BI tools and Parquet readers expect),
-/// a bounded memory pool and `person_key()`. DataFusion's own settings can be tuned with its environment
-/// variables (`DATAFUSION_EXECUTION_BATCH_SIZE`, …); the string types are always ours.
+/// A session configured for the warehouse, with a memory pool of its own (see `session_in`).
 pub fn session() -> SessionContext {
-    let config = SessionConfig::from_env().unwrap_or_else(|e| {
-        tracing::warn!("DATAFUSION_* environment variables ignored: {e}");
-        SessionConfig::new()
-    });
-    let mut config = config.with_information_schema(true);
+    session_in(runtime())
+}
+
+/// The engine's runtime: a bounded memory pool of `FOLLOWUP_MEMORY_LIMIT_MB`. A process that runs several
+/// sessions at once (`followup serve`: one per snapshot and user scope) shares one runtime, so the limit
+/// bounds the process, not each session.
+pub fn runtime() -> Arc<RuntimeEnv> {
     let limit = memory_limit_bytes();
-    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
-        // One partition per core, but at least 64 MB of the pool each: every partition's sort keeps
-        // 10 MB for its merge, so a small limit on a many-core machine would fail before any data.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let by_memory = (limit / (64 * 1024 * 1024)).max(1);
-        config = config.with_target_partitions(cores.min(by_memory));
-    }
-    let opts = config.options_mut();
-    opts.execution.parquet.schema_force_view_types = false;
-    opts.sql_parser.map_string_types_to_utf8view = false;
     // A bounded pool: a model over millions of enrolments spills (sorts, aggregates) or fails with
     // "resources exhausted" instead of taking the machine. Greedy, not fair: a fair pool caps every
     // spilling operator at an equal share, and a model runs dozens at once, so each spilled at a fraction
@@ -89,16 +80,43 @@ pub fn session() -> SessionContext {
         datafusion::execution::memory_pool::GreedyMemoryPool::new(limit),
         std::num::NonZeroUsize::MIN.saturating_add(2),
     );
-    let ctx = match datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+    match datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))
         .build_arc()
     {
-        Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+        Ok(runtime) => runtime,
         Err(e) => {
             tracing::warn!("memory pool not set up ({e}); running without a limit");
-            SessionContext::new_with_config(config)
+            Arc::new(RuntimeEnv::default())
         }
-    };
+    }
+}
+
+/// A session configured for the warehouse over `runtime`: plain Utf8 strings (what BI tools and Parquet
+/// readers expect), partitions sized to the memory pool, `person_key()` and PostgreSQL's `to_char`.
+/// DataFusion's own settings can be tuned with its environment variables
+/// (`DATAFUSION_EXECUTION_BATCH_SIZE`, …); the string types are always ours.
+pub fn session_in(runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let config = SessionConfig::from_env().unwrap_or_else(|e| {
+        tracing::warn!("DATAFUSION_* environment variables ignored: {e}");
+        SessionConfig::new()
+    });
+    let mut config = config.with_information_schema(true);
+    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+        // One partition per core, but at least 64 MB of the pool each: every partition's sort keeps
+        // 10 MB for its merge, so a small limit on a many-core machine would fail before any data.
+        let limit = match runtime.memory_pool.memory_limit() {
+            datafusion::execution::memory_pool::MemoryLimit::Finite(n) => n,
+            _ => usize::MAX,
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let by_memory = (limit / (64 * 1024 * 1024)).max(1);
+        config = config.with_target_partitions(cores.min(by_memory));
+    }
+    let opts = config.options_mut();
+    opts.execution.parquet.schema_force_view_types = false;
+    opts.sql_parser.map_string_types_to_utf8view = false;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(person_key_udf());
     register_to_char(&ctx);
     ctx

@@ -19,9 +19,10 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
+use super::statement::{Connections, STATEMENT_TIMEOUT_KEY};
 use super::users::{hmac_sha256, sha256, ScramVerifier, Users};
 
-/// How connections authenticate.
+/// How connections authenticate, and the settings they start with.
 #[derive(Debug)]
 pub struct AuthConfig {
     /// `None`: trust (only allowed on loopback).
@@ -30,6 +31,8 @@ pub struct AuthConfig {
     pub require_tls: bool,
     /// Random per server start: fake salts for unknown users, so probing reveals no names.
     pub secret: [u8; 32],
+    /// The `statement_timeout` a connection starts with (`SET statement_timeout` changes it); `None`: none.
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 enum ScramState {
@@ -48,14 +51,30 @@ enum ScramState {
 pub struct StartupAuth {
     config: Arc<AuthConfig>,
     state: Mutex<ScramState>,
+    connections: Arc<Connections>,
 }
 
 impl StartupAuth {
-    pub fn new(config: Arc<AuthConfig>) -> Self {
+    pub fn new(config: Arc<AuthConfig>, connections: Arc<Connections>) -> Self {
         StartupAuth {
             config,
             state: Mutex::new(ScramState::Initial),
+            connections,
         }
+    }
+
+    /// An authenticated connection: its cancel key, registered so that a cancel request finds its running
+    /// statement, and the server's default `statement_timeout`.
+    fn admit(&self, client: &mut (impl ClientInfo + ?Sized)) -> PgWireResult<()> {
+        let (pid, key) = random_pid_key()?;
+        client.set_pid_and_secret_key(pid, key);
+        self.connections.register(client);
+        if let Some(t) = self.config.statement_timeout {
+            client
+                .metadata_mut()
+                .insert(STATEMENT_TIMEOUT_KEY.to_string(), t.as_millis().to_string());
+        }
+        Ok(())
     }
 }
 
@@ -128,8 +147,7 @@ impl StartupHandler for StartupAuth {
                     return Err(fatal("28000", "no user name in the startup packet"));
                 };
                 if self.config.users.is_none() {
-                    let (pid, key) = random_pid_key()?;
-                    client.set_pid_and_secret_key(pid, key);
+                    self.admit(client)?;
                     return finish_authentication(client, &server_parameters()).await;
                 }
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -241,8 +259,7 @@ impl StartupHandler for StartupAuth {
                                 ),
                             ))
                             .await?;
-                        let (pid, key) = random_pid_key()?;
-                        client.set_pid_and_secret_key(pid, key);
+                        self.admit(client)?;
                         finish_authentication(client, &server_parameters()).await?;
                     }
                     ScramState::Done => return Err(fatal("08P01", "unexpected password message")),

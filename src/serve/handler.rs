@@ -11,6 +11,7 @@ use datafusion::sql::sqlparser;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 use pgwire::api::auth::StartupHandler;
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
@@ -24,6 +25,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::auth::{AuthConfig, StartupAuth};
 use super::session::Sessions;
+use super::statement::{Connections, QueryRuntime, Stop};
 use super::users::Access;
 use super::ServeError;
 
@@ -32,6 +34,7 @@ type Statement = (String, Option<(sqlparser::ast::Statement, LogicalPlan)>);
 pub struct Handlers {
     pub service: Arc<FollowupService>,
     pub auth: Arc<AuthConfig>,
+    pub connections: Arc<Connections>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -45,7 +48,14 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         // Called once per connection: the SCRAM exchange state is the connection's own.
-        Arc::new(StartupAuth::new(self.auth.clone()))
+        Arc::new(StartupAuth::new(
+            self.auth.clone(),
+            self.connections.clone(),
+        ))
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.connections.clone()
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
@@ -70,10 +80,15 @@ pub struct FollowupService {
     sessions: Arc<Sessions>,
     auth: Arc<AuthConfig>,
     parser: Arc<FollowupParser>,
+    queries: QueryRuntime,
 }
 
 impl FollowupService {
-    pub fn new(sessions: Arc<Sessions>, auth: Arc<AuthConfig>) -> FollowupService {
+    pub fn new(
+        sessions: Arc<Sessions>,
+        auth: Arc<AuthConfig>,
+        queries: QueryRuntime,
+    ) -> FollowupService {
         // Describe-time calls (parameter types, result columns) only read the parsed plan, so any
         // session's parser answers them; an empty one will do.
         let fallback = DfSessionService::new(Arc::new(SessionContext::new())).query_parser();
@@ -86,6 +101,7 @@ impl FollowupService {
             sessions,
             auth,
             parser,
+            queries,
         }
     }
 }
@@ -134,9 +150,21 @@ impl SimpleQueryHandler for FollowupService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // The statement runs while its rows are sent, after this returns: its stop signal (cancel
+        // request, statement_timeout) goes with the rows.
+        let stop = Stop::for_statement(client);
         let (_, service) = service_for(&self.sessions, &self.auth, client).await?;
         let query = super::compat::rewrite(query);
-        <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &query).await
+        let responses = stop
+            .run(
+                &self.queries,
+                <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &query),
+            )
+            .await?;
+        Ok(responses
+            .into_iter()
+            .map(|r| stop.watch(&self.queries, r))
+            .collect())
     }
 }
 
@@ -164,6 +192,9 @@ impl ExtendedQueryHandler for FollowupService {
         // The plan was built at Parse time against one snapshot's session and carries that snapshot's
         // tables. When `current` has moved since, the statement is planned again on the new snapshot, so
         // long-lived prepared statements (pgjdbc, connection pools) follow the nightly publication.
+        // The rows are sent after this returns, and the statement runs as they are: its stop signal
+        // (cancel request, statement_timeout) goes with them.
+        let stop = Stop::for_statement(client);
         let (load_id, service) = service_for(&self.sessions, &self.auth, client).await?;
         if let Some((planned_on, sql)) = untag(&portal.statement.statement.0) {
             if planned_on != load_id && portal.statement.statement.1.is_some() {
@@ -183,15 +214,27 @@ impl ExtendedQueryHandler for FollowupService {
                     replanned.parameters = portal.parameters.clone();
                     replanned.result_column_format = portal.result_column_format.clone();
                     replanned.state = portal.state.clone();
-                    return <DfSessionService as ExtendedQueryHandler>::do_query(
-                        &service, client, &replanned, max_rows,
-                    )
-                    .await;
+                    let response = stop
+                        .run(
+                            &self.queries,
+                            <DfSessionService as ExtendedQueryHandler>::do_query(
+                                &service, client, &replanned, max_rows,
+                            ),
+                        )
+                        .await?;
+                    return Ok(stop.watch(&self.queries, response));
                 }
             }
         }
-        <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows)
-            .await
+        let response = stop
+            .run(
+                &self.queries,
+                <DfSessionService as ExtendedQueryHandler>::do_query(
+                    &service, client, portal, max_rows,
+                ),
+            )
+            .await?;
+        Ok(stop.watch(&self.queries, response))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod functions;
 pub mod guard;
 pub mod handler;
 pub mod session;
+pub mod statement;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -54,6 +55,8 @@ pub enum ServeError {
     Snapshot(String),
     #[error("the system has no randomness source")]
     Random,
+    #[error("starting the query runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl ServeError {
@@ -72,6 +75,8 @@ pub struct ServeOptions {
     pub users: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The `statement_timeout` every connection starts with; `None`: none.
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 /// A bound server, ready to accept connections.
@@ -112,12 +117,14 @@ impl Server {
             users,
             require_tls: !loopback,
             secret,
+            statement_timeout: opts.statement_timeout,
         });
         let sessions = Arc::new(Sessions::new(&opts.warehouse, query_hooks()));
         // Fail early on a missing warehouse, but keep serving if it appears later.
         if let Err(e) = sessions.current() {
             tracing::warn!("{e}");
         }
+        let queries = statement::QueryRuntime::new().map_err(ServeError::Runtime)?;
         let listener = TcpListener::bind(opts.listen)
             .await
             .map_err(|source| ServeError::Bind {
@@ -125,8 +132,9 @@ impl Server {
                 source,
             })?;
         let handlers = Arc::new(Handlers {
-            service: Arc::new(FollowupService::new(sessions, auth.clone())),
+            service: Arc::new(FollowupService::new(sessions, auth.clone(), queries)),
             auth,
+            connections: Arc::new(statement::Connections::default()),
         });
         Ok(Server {
             listener,

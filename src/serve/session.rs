@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DfResult;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{
     col, lit, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
 };
@@ -41,6 +42,9 @@ pub struct Sessions {
     layout: Layout,
     hooks: Vec<Arc<dyn QueryHook>>,
     cache: Mutex<HashMap<Key, Arc<DfSessionService>>>,
+    /// One memory pool for every session: FOLLOWUP_MEMORY_LIMIT_MB bounds the server, however many
+    /// user scopes and snapshots are being served at once.
+    runtime: Arc<RuntimeEnv>,
 }
 
 impl Sessions {
@@ -49,6 +53,7 @@ impl Sessions {
             layout: Layout::new(warehouse),
             hooks,
             cache: Mutex::new(HashMap::new()),
+            runtime: models::runtime(),
         }
     }
 
@@ -81,7 +86,7 @@ impl Sessions {
         if let Some(s) = cache.get(&key) {
             return Ok((load_id, s.clone()));
         }
-        let ctx = build_context(&snap, access).await?;
+        let ctx = build_context(&snap, access, self.runtime.clone()).await?;
         let service = Arc::new(DfSessionService::new_with_hooks(
             Arc::new(ctx),
             self.hooks.clone(),
@@ -95,8 +100,12 @@ impl Sessions {
 }
 
 /// A session over one snapshot as `access` may see it, with pg_catalog installed.
-pub async fn build_context(snap: &Path, access: &Access) -> Result<SessionContext, ServeError> {
-    let base = models::session();
+pub async fn build_context(
+    snap: &Path,
+    access: &Access,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, ServeError> {
+    let base = models::session_in(runtime);
     models::register_snapshot(&base, snap)
         .await
         .map_err(|e| ServeError::Snapshot(e.to_string()))?;
@@ -205,7 +214,7 @@ async fn scoped_context(
     scope: &Scope,
 ) -> Result<SessionContext, ServeError> {
     let err = |e: datafusion::error::DataFusionError| ServeError::Snapshot(e.to_string());
-    let ctx = models::session();
+    let ctx = models::session_in(base.runtime_env());
     let subprojects = scope_subprojects(base, scope).await?;
     let catalog = base
         .catalog("datafusion")

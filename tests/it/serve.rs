@@ -1024,3 +1024,181 @@ pub(crate) const MART_QUERIES: &[&str] = &[
     "select project_id, month, sum(active) as active from monthly_active group by 1, 2 order by 1, 2",
     "select * from published.regional_overview order by project_id, subproject_id, gender",
 ];
+
+/// The server process's CPU time so far (user + system), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A statement that would run for hours: a sum over a trillion generated rows (an expression, so that no
+/// statistic answers it).
+const ENDLESS: &str = "select sum(value % 7) from range(1000000000000)";
+
+fn sqlstate(result: &Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>) -> Option<String> {
+    match result {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "{} {}",
+            e.code().map(|c| c.code()).unwrap_or("-"),
+            e.as_db_error().map(|d| d.message()).unwrap_or("")
+        )),
+    }
+}
+
+#[test]
+fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
+    let server = serve(built(), &[]);
+    let pid = server.child.id();
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        // The server's default, as PostgreSQL shows it.
+        assert_eq!(
+            simple_rows(&client, "show statement_timeout").await,
+            vec![vec!["600000ms".to_string()]]
+        );
+
+        // A cancel request (what psql's Ctrl-C and JDBC's Statement.cancel send) stops the statement while
+        // it runs, not after: the query below would take hours. Meanwhile other clients are answered.
+        let token = client.cancel_token();
+        let running = tokio::spawn(async move {
+            let r = client.simple_query(ENDLESS).await;
+            (client, r)
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let other = connect(server.addr, "analyst", None).await.unwrap();
+        assert_eq!(
+            simple_rows(&other, "select count(*) > 0 from enrolments").await,
+            vec![vec!["t".to_string()]]
+        );
+        assert!(
+            !running.is_finished(),
+            "the endless statement ended by itself"
+        );
+        token.cancel_query(NoTls).await.unwrap();
+        let (client, result) = tokio::time::timeout(Duration::from_secs(120), running)
+            .await
+            .expect("the statement was not stopped by the cancel request")
+            .unwrap();
+        assert_eq!(
+            sqlstate(&result).as_deref(),
+            Some("57014 canceling statement due to user request")
+        );
+        // Its work stopped with it: the server is idle (a statement still running would keep a core busy).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = cpu_ticks(pid);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let used = cpu_ticks(pid) - before;
+        assert!(
+            used < 50,
+            "the server used {used} ticks of CPU in the 2 s after the cancel"
+        );
+        // The connection goes on.
+        assert_eq!(
+            simple_rows(&client, "select 41 + 1").await,
+            vec![vec!["42".to_string()]]
+        );
+
+        // The session's statement_timeout, through the simple and the extended protocol.
+        client
+            .simple_query("set statement_timeout = '1s'")
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(ENDLESS))
+            .await
+            .expect("statement_timeout did not stop the statement");
+        assert_eq!(
+            sqlstate(&result).as_deref(),
+            Some("57014 canceling statement due to statement timeout")
+        );
+        let result = tokio::time::timeout(Duration::from_secs(120), client.query(ENDLESS, &[]))
+            .await
+            .expect("statement_timeout did not stop the prepared statement");
+        let err = result.expect_err("the endless prepared statement finished");
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+        );
+        // A quick statement under the timeout is untouched.
+        assert_eq!(
+            simple_rows(&client, "select count(*) from enrolments")
+                .await
+                .len(),
+            1
+        );
+    });
+
+    // The server's default applies without a SET (here 1 s), and 0 in the session turns it off.
+    let server = serve(built(), &["--statement-timeout", "1"]);
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(ENDLESS))
+            .await
+            .expect("the server's statement timeout did not stop the statement");
+        assert_eq!(
+            sqlstate(&result).as_deref(),
+            Some("57014 canceling statement due to statement timeout")
+        );
+        client
+            .simple_query("set statement_timeout = 0")
+            .await
+            .unwrap();
+        assert_eq!(
+            simple_rows(&client, "show statement_timeout").await,
+            vec![vec!["0".to_string()]]
+        );
+        // A statement longer than 1 s in this test build (a sum over 100 million rows) now finishes.
+        let rows = simple_rows(&client, "select sum(value) from range(100000000)").await;
+        assert_eq!(rows, vec![vec!["4999999950000000".to_string()]]);
+    });
+}
+
+#[test]
+fn serve_sessions_of_every_scope_share_one_memory_pool() {
+    use datafusion::execution::memory_pool::GreedyMemoryPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use followup::serve::session::build_context;
+    use followup::serve::users::{Access, Scope};
+
+    let snap = followup::warehouse::Layout::new(&built().join("warehouse"))
+        .current_snapshot()
+        .expect("a published snapshot");
+    // A pool far too small for the statement below: whichever session runs it must hit this pool's limit,
+    // not a pool of its own.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(std::sync::Arc::new(GreedyMemoryPool::new(256 * 1024)))
+        .build_arc()
+        .unwrap();
+    let scoped = Access::Scoped(Scope {
+        municipalities: vec!["2180".into()],
+        projects: vec![],
+    });
+    rt().block_on(async {
+        for access in [Access::Full, scoped] {
+            let ctx = build_context(&snap, &access, runtime.clone())
+                .await
+                .unwrap();
+            assert!(std::sync::Arc::ptr_eq(&ctx.runtime_env(), &runtime));
+            // The scoped session's rows come from enrolments through the region's session: both count.
+            let mine = ctx
+                .sql("select count(*) from enrolments")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(mine[0].num_rows(), 1);
+            let err = ctx
+                .sql("select array_agg(value) from range(1000000)")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .expect_err("a million-element array within a 256 KB pool");
+            assert!(err.to_string().contains("Resources exhausted"), "{err}");
+        }
+    });
+}
