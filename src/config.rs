@@ -286,6 +286,24 @@ pub struct Source {
     /// Per-source value maps, merged over the pipeline's `values`.
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// How many days the latest export may lie before the project's report date before the source counts
+    /// as stale in `source_freshness` (default 45: a monthly export, with two weeks' grace).
+    pub max_export_age_days: Option<u32>,
+}
+
+/// Days an export may lie before the report date by default (`Source::max_export_age_days`).
+pub const DEFAULT_MAX_EXPORT_AGE_DAYS: u32 = 45;
+
+impl Source {
+    /// The source's id: its `id`, else its first glob, else `source<i>` for the i-th source.
+    pub fn source_id(&self, i: usize) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            self.files
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("source{i}"))
+        })
+    }
 }
 
 pub fn default_date_formats() -> Vec<String> {

@@ -972,13 +972,7 @@ async fn run_locked(
         // Every file of the project in plan order; a source whose globs fail is a failed load in its place.
         let mut planned: Vec<Result<FileJob<'_>, FileLoad>> = Vec::new();
         for (i, source) in pipeline.file.sources.iter().enumerate() {
-            let source_id = source.id.clone().unwrap_or_else(|| {
-                source
-                    .files
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| format!("source{i}"))
-            });
+            let source_id = source.source_id(i);
             let files = match ingest::expand_globs(&dir, &source.files) {
                 Ok(f) => f,
                 Err(e) => {

@@ -455,7 +455,7 @@ pub fn runs_batch(rows: &[RunRow]) -> Result<RecordBatch> {
     batch("runs", runs_schema(), cols)
 }
 
-/// `projects`, `subprojects` and `targets` from the pipeline files.
+/// `projects`, `subprojects`, `targets` and `sources` from the pipeline files.
 pub fn reference_batches(
     pipelines: &[Pipeline],
     report_dates: &std::collections::BTreeMap<String, NaiveDate>,
@@ -579,10 +579,51 @@ pub fn reference_batches(
             strs(ts.iter().map(|(_, t)| t.source_text.as_deref())),
         ],
     )?;
+    let srcs: Vec<_> = pipelines
+        .iter()
+        .flat_map(|p| {
+            p.file
+                .sources
+                .iter()
+                .enumerate()
+                .map(move |(i, s)| (p.project_id(), s.source_id(i), s))
+        })
+        .collect();
+    let globs: Vec<String> = srcs.iter().map(|(_, _, s)| s.files.join(", ")).collect();
+    let sources = batch(
+        "sources",
+        Arc::new(Schema::new(vec![
+            utf8_nn("project_id"),
+            utf8_nn("source_id"),
+            utf8_nn("kind"),
+            utf8("subproject_id"),
+            utf8_nn("files"),
+            f("max_export_age_days", DataType::Int64, false),
+        ])),
+        vec![
+            strs(srcs.iter().map(|(p, _, _)| Some(*p))),
+            strs(srcs.iter().map(|(_, id, _)| Some(id.as_str()))),
+            strs(srcs.iter().map(|(_, _, s)| {
+                Some(match s.kind {
+                    crate::config::SourceKind::Enrolments => "enrolments",
+                    crate::config::SourceKind::Activities => "activities",
+                })
+            })),
+            strs(srcs.iter().map(|(_, _, s)| s.subproject.as_deref())),
+            strs(globs.iter().map(|g| Some(g.as_str()))),
+            ints(srcs.iter().map(|(_, _, s)| {
+                Some(i64::from(
+                    s.max_export_age_days
+                        .unwrap_or(crate::config::DEFAULT_MAX_EXPORT_AGE_DAYS),
+                ))
+            })),
+        ],
+    )?;
     Ok(vec![
         ("projects", projects),
         ("subprojects", subprojects),
         ("targets", targets),
+        ("sources", sources),
     ])
 }
 

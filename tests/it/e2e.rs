@@ -776,3 +776,135 @@ fn a_failing_data_test_is_named_and_blocks_publication() {
         published
     );
 }
+
+#[test]
+fn source_freshness_names_stale_missing_and_shrunk_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let inputs = root.join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    let mut pipeline = String::from(
+        r#"
+[project]
+id = "freshness"
+name = "Färskhet"
+owner = "Region Gävleborg"
+county_code = "21"
+programme = "esf_plus_2021_2027"
+period_start = 2021-01-01
+period_end = 2022-12-31
+report_date = 2022-06-30
+input_dir = "../inputs"
+"#,
+    );
+    for (id, code, extra) in [
+        ("gavle", "2180", ""),
+        ("sandviken", "2181", "max_export_age_days = 20\n"),
+        ("soderhamn", "2182", ""),
+    ] {
+        pipeline.push_str(&format!(
+            "\n[[subprojects]]\nid = \"{id}\"\nname = \"{id}\"\nmunicipality_code = \"{code}\"\n"
+        ));
+        pipeline.push_str(&format!(
+            "\n[[sources]]\nid = \"{id}\"\nsubproject = \"{id}\"\nfiles = [\"{id}_*.csv\"]\n\
+             export_date = {{ from = \"filename\" }}\n{extra}\
+             columns = {{ personnummer = \"Personnummer\", start_date = \"Startdatum\" }}\n"
+        ));
+    }
+    std::fs::write(root.join("pipelines/freshness.toml"), pipeline).unwrap();
+    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+    let list = |serials: std::ops::Range<u32>| {
+        let mut text = String::from("Personnummer;Startdatum\n");
+        for s in serials {
+            text.push_str(&format!("{};2022-01-10\n", pnr(1980, 1, 15, s)));
+        }
+        text
+    };
+    // Gävle: two monthly lists, the latest with a third of the rows of the one before.
+    std::fs::write(inputs.join("gavle_2022-05-31.csv"), list(100..106)).unwrap();
+    std::fs::write(inputs.join("gavle_2022-06-30.csv"), list(100..102)).unwrap();
+    // Sandviken: its latest list is 30 days old at the report date, and it may be 20.
+    std::fs::write(inputs.join("sandviken_2022-05-31.csv"), list(200..204)).unwrap();
+    // Söderhamn: nothing has arrived.
+
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "published with warnings\n{stdout}"
+    );
+    assert!(
+        stdout.contains("data test FAILED (Warn): sources_current"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("data test FAILED (Warn): source_volume_drop"),
+        "{stdout}"
+    );
+    assert_eq!(
+        query_csv(
+            root,
+            "select source_id, status, files_loaded, latest_export_date, days_behind, \
+             max_export_age_days, previous_export_date, rows_latest, rows_previous \
+             from source_freshness order by source_id"
+        ),
+        vec![
+            vec![
+                "source_id",
+                "status",
+                "files_loaded",
+                "latest_export_date",
+                "days_behind",
+                "max_export_age_days",
+                "previous_export_date",
+                "rows_latest",
+                "rows_previous"
+            ],
+            vec![
+                "gavle",
+                "current",
+                "2",
+                "2022-06-30",
+                "0",
+                "45",
+                "2022-05-31",
+                "2",
+                "6"
+            ],
+            vec![
+                "sandviken",
+                "stale",
+                "1",
+                "2022-05-31",
+                "30",
+                "20",
+                "",
+                "4",
+                ""
+            ],
+            vec!["soderhamn", "missing", "0", "", "", "45", "", "", ""],
+        ]
+    );
+
+    // Söderhamn's list arrives and Gävle's next one is whole again: nothing to warn about.
+    std::fs::write(inputs.join("soderhamn_2022-06-30.csv"), list(300..303)).unwrap();
+    std::fs::write(inputs.join("gavle_2022-06-30.csv"), list(100..107)).unwrap();
+    std::fs::write(inputs.join("sandviken_2022-06-30.csv"), list(200..205)).unwrap();
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        query_csv(
+            root,
+            "select source_id, status from source_freshness order by source_id"
+        ),
+        vec![
+            vec!["source_id", "status"],
+            vec!["gavle", "current"],
+            vec!["sandviken", "current"],
+            vec!["soderhamn", "current"],
+        ]
+    );
+}
