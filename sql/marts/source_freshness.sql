@@ -5,11 +5,16 @@
 -- status: 'current' (latest loaded export at most max_export_age_days before the report date),
 -- 'stale' (older), 'missing' (no file loaded: none matched, or every one failed), 'undated' (loaded, but no
 -- export date is known). rows_latest / rows_previous are the rows loaded from the latest export date and
--- from the one before it (a monthly list that lost half its rows is worth a look); files_failed counts this
--- run's files of the source that could not be read.
+-- from the one before it (a monthly list that lost half its rows is worth a look); files_loaded counts
+-- this run's files of the source that were loaded or reused unchanged, files_failed those that could not
+-- be read.
 with loads as (
-    select project_id, source_id, export_date, status, rows_loaded
+    -- This run's files (file_loads keeps every run's): read again, or unchanged since a previous run and
+    -- reused ('unchanged' rows are delivered files too), or failed.
+    select project_id, source_id, export_date, rows_loaded,
+        case when status in ('loaded', 'unchanged') then 'loaded' else status end as status
     from file_loads
+    where load_id = (select max(load_id) from file_loads)
 ),
 
 per_export as (

@@ -895,16 +895,22 @@ input_dir = "../inputs"
     let out = followup(root, &["run", "--sql", sql]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let now = vec![
+        vec!["source_id", "status", "files_loaded", "files_failed"],
+        vec!["gavle", "current", "2", "0"],
+        vec!["sandviken", "current", "2", "0"],
+        vec!["soderhamn", "current", "1", "0"],
+    ];
+    let sql_now =
+        "select source_id, status, files_loaded, files_failed from source_freshness order by source_id";
+    assert_eq!(query_csv(root, sql_now), now);
+    // Run again with nothing new: the files are reused unchanged and count once, as deliveries.
+    let out = followup(root, &["run", "--sql", sql]);
     assert_eq!(
-        query_csv(
-            root,
-            "select source_id, status from source_freshness order by source_id"
-        ),
-        vec![
-            vec!["source_id", "status"],
-            vec!["gavle", "current"],
-            vec!["sandviken", "current"],
-            vec!["soderhamn", "current"],
-        ]
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
+    assert_eq!(query_csv(root, sql_now), now);
 }
