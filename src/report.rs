@@ -275,6 +275,34 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
         ),
     }
 
+    // Deliveries: each source's latest export against its project's report date.
+    h.push_str("<h2>Deliveries</h2>\n");
+    match Table::read(&snapshot.join("source_freshness.parquet"))? {
+        Some(d) if d.len() > 0 => {
+            h.push_str("<table>\n<tr><th>Project</th><th>Source</th><th>Status</th><th>Latest export</th><th>Days behind (allowed)</th><th>Rows: latest / previous export</th><th>Failed files</th></tr>\n");
+            let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+            for r in 0..d.len() {
+                let status = d.text(r, "status").unwrap_or("");
+                let _ = writeln!(
+                    h,
+                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} ({})</td><td class=\"n\">{} / {}</td><td class=\"n\">{}</td></tr>",
+                    if status == "current" { "" } else { " class=\"failed\"" },
+                    esc(d.text(r, "project_id").unwrap_or("")),
+                    esc(d.text(r, "source_id").unwrap_or("")),
+                    esc(status),
+                    d.date(r, "latest_export_date").unwrap_or_default(),
+                    n(d.int(r, "days_behind")),
+                    n(d.int(r, "max_export_age_days")),
+                    n(d.int(r, "rows_latest")),
+                    n(d.int(r, "rows_previous")),
+                    n(d.int(r, "files_failed")),
+                );
+            }
+            h.push_str("</table>\n");
+        }
+        _ => h.push_str("<p>No sources.</p>\n"),
+    }
+
     // Files.
     h.push_str("<h2>Files</h2>\n");
     if s.files.is_empty() {

@@ -206,6 +206,23 @@ fn report_of_the_bundled_samples_shows_published_numbers() {
         );
     }
     assert!(html.contains("<tr class=\"failed\">"));
+    // Every source's delivery, as in source_freshness (the bundled ones are all current).
+    let deliveries = query_csv(
+        root,
+        "select project_id, source_id, status, latest_export_date, days_behind, max_export_age_days \
+         from source_freshness order by project_id, source_id",
+    );
+    assert!(deliveries.len() > 20, "{deliveries:?}");
+    for d in deliveries.iter().skip(1) {
+        assert_eq!(d[2], "current", "{d:?}");
+        assert!(
+            html.contains(&format!(
+                "<tr><td>{}</td><td>{}</td><td>current</td><td>{}</td><td class=\"n\">{} ({})</td>",
+                d[0], d[1], d[3], d[4], d[5]
+            )),
+            "{d:?}"
+        );
+    }
     for r in query_csv(root, "select rule, count(*) from rejects group by rule")
         .iter()
         .skip(1)
