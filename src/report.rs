@@ -279,14 +279,18 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
     h.push_str("<h2>Deliveries</h2>\n");
     match Table::read(&snapshot.join("source_freshness.parquet"))? {
         Some(d) if d.len() > 0 => {
-            h.push_str("<table>\n<tr><th>Project</th><th>Source</th><th>Status</th><th>Latest export</th><th>Days behind (allowed)</th><th>Rows: latest / previous export</th><th>Failed files</th></tr>\n");
+            h.push_str("<table>\n<tr><th>Project</th><th>Source</th><th>Status</th><th>Latest export</th><th>Days behind (allowed)</th><th>Rows: latest / previous export</th><th>Failed files</th><th>Mapped columns missing</th></tr>\n");
             let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
             for r in 0..d.len() {
                 let status = d.text(r, "status").unwrap_or("");
                 let _ = writeln!(
                     h,
-                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} ({})</td><td class=\"n\">{} / {}</td><td class=\"n\">{}</td></tr>",
-                    if status == "current" { "" } else { " class=\"failed\"" },
+                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} ({})</td><td class=\"n\">{} / {}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                    if status == "current" && d.text(r, "columns_missing").is_none() {
+                    ""
+                } else {
+                    " class=\"failed\""
+                },
                     esc(d.text(r, "project_id").unwrap_or("")),
                     esc(d.text(r, "source_id").unwrap_or("")),
                     esc(status),
@@ -296,6 +300,7 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
                     n(d.int(r, "rows_latest")),
                     n(d.int(r, "rows_previous")),
                     n(d.int(r, "files_failed")),
+                    esc(d.text(r, "columns_missing").unwrap_or("")),
                 );
             }
             h.push_str("</table>\n");

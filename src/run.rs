@@ -683,11 +683,14 @@ fn ingest_rows(
             .zip(&header.columns)
             .map(|((f, h, _), c)| (*f, h.clone(), *c))
             .collect();
+        let mut missing = Vec::new();
         for (f, h, c) in &mapped {
             if c.is_none() {
                 warn!(file = %job.display, column = %h, field = f.as_str(), "optional mapped column not found; the field is left empty");
+                missing.push(h.as_str());
             }
         }
+        load.columns_missing = (!missing.is_empty()).then(|| missing.join(", "));
         let mut ctx = FileContext::new(
             job.pipeline,
             source,
@@ -1339,6 +1342,7 @@ async fn read_previous_file_loads(prev: Option<&Path>) -> Vec<FileLoad> {
                 error: s("error", i),
                 warnings: s("warnings", i),
                 cache_key: s("cache_key", i),
+                columns_missing: s("columns_missing", i),
             });
         }
     }

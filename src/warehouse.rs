@@ -224,6 +224,7 @@ pub fn file_loads_schema() -> SchemaRef {
         utf8("error"),
         utf8("warnings"),
         utf8("cache_key"),
+        utf8("columns_missing"),
     ]))
 }
 
@@ -382,6 +383,9 @@ pub struct FileLoad {
     /// What decides whether a file must be parsed again: its path and content, its pipeline file, the
     /// key fingerprint and the followup version.
     pub cache_key: Option<String>,
+    /// The mapped optional columns whose header the file lacks (header texts as mapped, `, `-separated):
+    /// their fields are empty on every row of the file. Usually a renamed column in a new export.
+    pub columns_missing: Option<String>,
 }
 
 pub fn file_loads_batch(rows: &[FileLoad]) -> Result<RecordBatch> {
@@ -405,6 +409,7 @@ pub fn file_loads_batch(rows: &[FileLoad]) -> Result<RecordBatch> {
         strs(rows.iter().map(|r| r.error.as_deref())),
         strs(rows.iter().map(|r| r.warnings.as_deref())),
         strs(rows.iter().map(|r| r.cache_key.as_deref())),
+        strs(rows.iter().map(|r| r.columns_missing.as_deref())),
     ];
     batch("file_loads", file_loads_schema(), cols)
 }

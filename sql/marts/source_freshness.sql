@@ -7,11 +7,12 @@
 -- export date is known). rows_latest / rows_previous are the rows loaded from the latest export date and
 -- from the one before it (a monthly list that lost half its rows is worth a look); files_loaded counts
 -- this run's files of the source that were loaded or reused unchanged, files_failed those that could not
--- be read.
+-- be read. columns_missing: mapped optional columns the latest export lacks (a renamed column leaves its
+-- field empty on every row).
 with loads as (
     -- This run's files (file_loads keeps every run's): read again, or unchanged since a previous run and
     -- reused ('unchanged' rows are delivered files too), or failed.
-    select project_id, source_id, export_date, rows_loaded,
+    select project_id, source_id, export_date, rows_loaded, columns_missing,
         case when status in ('loaded', 'unchanged') then 'loaded' else status end as status
     from file_loads
     where load_id = (select max(load_id) from file_loads)
@@ -19,6 +20,7 @@ with loads as (
 
 per_export as (
     select project_id, source_id, export_date, sum(rows_loaded) as rows_loaded,
+        max(columns_missing) as columns_missing,
         dense_rank() over (partition by project_id, source_id order by export_date desc) as recency
     from loads
     where status = 'loaded' and export_date is not null
@@ -40,7 +42,8 @@ latest as (
         max(case when recency = 1 then export_date end) as latest_export_date,
         max(case when recency = 2 then export_date end) as previous_export_date,
         sum(case when recency = 1 then rows_loaded end) as rows_latest,
-        sum(case when recency = 2 then rows_loaded end) as rows_previous
+        sum(case when recency = 2 then rows_loaded end) as rows_previous,
+        max(case when recency = 1 then columns_missing end) as columns_missing
     from per_export
     where recency <= 2
     group by project_id, source_id
@@ -65,7 +68,8 @@ select
     end as status,
     l.previous_export_date,
     l.rows_latest,
-    l.rows_previous
+    l.rows_previous,
+    l.columns_missing
 from sources as s
 join projects as p on p.project_id = s.project_id
 left join per_source as c on c.project_id = s.project_id and c.source_id = s.source_id

@@ -809,23 +809,30 @@ input_dir = "../inputs"
         pipeline.push_str(&format!(
             "\n[[sources]]\nid = \"{id}\"\nsubproject = \"{id}\"\nfiles = [\"{id}_*.csv\"]\n\
              export_date = {{ from = \"filename\" }}\n{extra}\
-             columns = {{ personnummer = \"Personnummer\", start_date = \"Startdatum\" }}\n"
+             columns = {{ personnummer = \"Personnummer\", start_date = \"Startdatum\", \
+             end_date = \"Slutdatum\" }}\n"
         ));
     }
     std::fs::write(root.join("pipelines/freshness.toml"), pipeline).unwrap();
     let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
-    let list = |serials: std::ops::Range<u32>| {
-        let mut text = String::from("Personnummer;Startdatum\n");
+    let with_header = |header: &str, serials: std::ops::Range<u32>| {
+        let mut text = format!("{header}\n");
         for s in serials {
-            text.push_str(&format!("{};2022-01-10\n", pnr(1980, 1, 15, s)));
+            text.push_str(&format!("{};2022-01-10;\n", pnr(1980, 1, 15, s)));
         }
         text
     };
+    let list = |serials| with_header("Personnummer;Startdatum;Slutdatum", serials);
     // Gävle: two monthly lists, the latest with a third of the rows of the one before.
     std::fs::write(inputs.join("gavle_2022-05-31.csv"), list(100..106)).unwrap();
     std::fs::write(inputs.join("gavle_2022-06-30.csv"), list(100..102)).unwrap();
-    // Sandviken: its latest list is 30 days old at the report date, and it may be 20.
-    std::fs::write(inputs.join("sandviken_2022-05-31.csv"), list(200..204)).unwrap();
+    // Sandviken: its latest list is 30 days old at the report date, and it may be 20; and its end-date
+    // column was renamed, so it would load with every end date empty.
+    std::fs::write(
+        inputs.join("sandviken_2022-05-31.csv"),
+        with_header("Personnummer;Startdatum;Avslutad", 200..204),
+    )
+    .unwrap();
     // Söderhamn: nothing has arrived.
 
     let out = followup(root, &["run", "--sql", sql]);
@@ -843,12 +850,16 @@ input_dir = "../inputs"
         stdout.contains("data test FAILED (Warn): source_volume_drop"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("data test FAILED (Warn): mapped_columns_present"),
+        "{stdout}"
+    );
     assert_eq!(
         query_csv(
             root,
             "select source_id, status, files_loaded, latest_export_date, days_behind, \
-             max_export_age_days, previous_export_date, rows_latest, rows_previous \
-             from source_freshness order by source_id"
+             max_export_age_days, previous_export_date, rows_latest, rows_previous, \
+             columns_missing from source_freshness order by source_id"
         ),
         vec![
             vec![
@@ -860,7 +871,8 @@ input_dir = "../inputs"
                 "max_export_age_days",
                 "previous_export_date",
                 "rows_latest",
-                "rows_previous"
+                "rows_previous",
+                "columns_missing"
             ],
             vec![
                 "gavle",
@@ -871,7 +883,8 @@ input_dir = "../inputs"
                 "45",
                 "2022-05-31",
                 "2",
-                "6"
+                "6",
+                ""
             ],
             vec![
                 "sandviken",
@@ -882,9 +895,10 @@ input_dir = "../inputs"
                 "20",
                 "",
                 "4",
-                ""
+                "",
+                "Slutdatum"
             ],
-            vec!["soderhamn", "missing", "0", "", "", "45", "", "", ""],
+            vec!["soderhamn", "missing", "0", "", "", "45", "", "", "", ""],
         ]
     );
 
