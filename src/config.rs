@@ -289,10 +289,15 @@ pub struct Source {
     /// How many days the latest export may lie before the project's report date before the source counts
     /// as stale in `source_freshness` (default 45: a monthly export, with two weeks' grace).
     pub max_export_age_days: Option<u32>,
+    /// The share of a file's data rows (read minus skipped) that may be rejected before the data test
+    /// `file_reject_share` warns (default 0.2): a new date format or a renamed code list rejects most rows.
+    pub max_reject_share: Option<f64>,
 }
 
 /// Days an export may lie before the report date by default (`Source::max_export_age_days`).
 pub const DEFAULT_MAX_EXPORT_AGE_DAYS: u32 = 45;
+/// The share of a file's data rows that may be rejected by default (`Source::max_reject_share`).
+pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.2;
 
 impl Source {
     /// The source's id: its `id`, else its first glob, else `source<i>` for the i-th source.
@@ -556,6 +561,13 @@ fn check(p: &Pipeline) -> Vec<String> {
             if a != "auto" {
                 out.push(format!(
                     "{name}: header_row `{a}`: expected a row number or \"auto\""
+                ));
+            }
+        }
+        if let Some(r) = s.max_reject_share {
+            if !(0.0..=1.0).contains(&r) {
+                out.push(format!(
+                    "{name}: max_reject_share {r}: expected a fraction between 0 and 1 (0.2 = 20 %)"
                 ));
             }
         }

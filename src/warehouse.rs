@@ -604,6 +604,7 @@ pub fn reference_batches(
             utf8("subproject_id"),
             utf8_nn("files"),
             f("max_export_age_days", DataType::Int64, false),
+            f("max_reject_share", DataType::Float64, false),
         ])),
         vec![
             strs(srcs.iter().map(|(p, _, _)| Some(*p))),
@@ -621,6 +622,12 @@ pub fn reference_batches(
                     s.max_export_age_days
                         .unwrap_or(crate::config::DEFAULT_MAX_EXPORT_AGE_DAYS),
                 ))
+            })),
+            floats(srcs.iter().map(|(_, _, s)| {
+                Some(
+                    s.max_reject_share
+                        .unwrap_or(crate::config::DEFAULT_MAX_REJECT_SHARE),
+                )
             })),
         ],
     )?;

@@ -928,3 +928,93 @@ input_dir = "../inputs"
     );
     assert_eq!(query_csv(root, sql_now), now);
 }
+
+#[test]
+fn a_file_with_most_rows_rejected_is_named_and_the_share_is_set_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("inputs")).unwrap();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    let pipeline = |extra: &str| {
+        format!(
+            r#"
+[project]
+id = "reject_share"
+name = "Andel avvisade"
+owner = "Region Gävleborg"
+county_code = "21"
+programme = "esf_plus_2021_2027"
+period_start = 2021-01-01
+period_end = 2022-12-31
+report_date = 2022-06-30
+input_dir = "../inputs"
+
+[[subprojects]]
+id = "gavle"
+name = "Gävle"
+municipality_code = "2180"
+
+[[sources]]
+id = "gavle"
+subproject = "gavle"
+files = ["gavle.csv"]
+export_date = {{ from = "fixed", date = 2022-06-30 }}
+{extra}
+columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
+"#
+        )
+    };
+    let path = root.join("pipelines/p.toml");
+    std::fs::write(&path, pipeline("")).unwrap();
+    // Five data rows and a total row: three dates in a format the source does not accept.
+    let mut csv = String::from("Personnummer;Startdatum\n");
+    for (i, date) in [
+        "2022-01-10",
+        "2022-02-01",
+        "10/03/2022",
+        "11/03/2022",
+        "12/03/2022",
+    ]
+    .iter()
+    .enumerate()
+    {
+        csv.push_str(&format!("{};{date}\n", pnr(1985, 4, 2, 300 + i as u32)));
+    }
+    csv.push_str("Summa;5\n");
+    std::fs::write(root.join("inputs/gavle.csv"), csv).unwrap();
+    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("data test FAILED (Warn): file_reject_share"),
+        "{stdout}"
+    );
+    // 3 of 5 data rows (the total row is skipped, not a data row).
+    assert_eq!(
+        query_csv(
+            root,
+            "select rows_read, rows_loaded, rows_rejected, rows_skipped from file_loads"
+        )[1],
+        ["6", "2", "3", "1"]
+    );
+
+    // The source allows 70 %: no warning.
+    std::fs::write(&path, pipeline("max_reject_share = 0.7")).unwrap();
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("file_reject_share"), "{stdout}");
+
+    // A share that is not a fraction is a configuration error naming the source.
+    std::fs::write(&path, pipeline("max_reject_share = 1.5")).unwrap();
+    let out = followup(root, &["validate"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("max_reject_share 1.5"), "{text}");
+}
