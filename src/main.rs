@@ -423,6 +423,16 @@ fn print_summary(s: &run::RunSummary, warehouse: &Path) {
     }
     for (t, sev, n) in &s.failed_tests {
         println!("  data test FAILED ({sev:?}): {t} ({n} failing rows)");
+        let shown = s.failed_test_rows.get(t).map_or(&[][..], Vec::as_slice);
+        for row in shown {
+            println!("    {row}");
+        }
+        if *n > shown.len() as u64 {
+            println!(
+                "    … and {} more (the test's query in sql/tests/ lists them all)",
+                *n - shown.len() as u64
+            );
+        }
     }
     if s.published {
         println!(

@@ -128,6 +128,8 @@ pub struct RunSummary {
     pub files: Vec<FileLoad>,
     pub rejects_by_rule: BTreeMap<String, u64>,
     pub failed_tests: Vec<(String, Severity, u64)>,
+    /// The first failing rows of each failed data test, as `column=value` text (the summary shows them).
+    pub failed_test_rows: BTreeMap<String, Vec<String>>,
     pub models: Vec<(String, u64)>,
     pub tests_run: usize,
     pub duration_ms: u128,
@@ -148,6 +150,40 @@ impl RunSummary {
             0
         }
     }
+}
+
+/// How many of a failed data test's rows the summary shows.
+pub const FAILING_ROWS_SHOWN: usize = 5;
+
+/// The first `limit` rows of a data test's result as `column=value` text. Warehouse tables hold no
+/// plaintext identity numbers, but the text is masked all the same: it goes to logs and the terminal.
+fn failing_rows(batches: &[datafusion::arrow::array::RecordBatch], limit: usize) -> Vec<String> {
+    use datafusion::arrow::array::Array;
+    use datafusion::arrow::util::display::array_value_to_string;
+    let mut out = Vec::new();
+    for b in batches {
+        for row in 0..b.num_rows() {
+            if out.len() == limit {
+                return out;
+            }
+            let fields: Vec<String> = b
+                .schema()
+                .fields()
+                .iter()
+                .zip(b.columns())
+                .map(|(f, c)| {
+                    let v = if c.is_null(row) {
+                        "null".to_string()
+                    } else {
+                        array_value_to_string(c, row).unwrap_or_default()
+                    };
+                    format!("{}={v}", f.name())
+                })
+                .collect();
+            out.push(crate::domain::mask(&fields.join(" ")));
+        }
+    }
+    out
 }
 
 /// The one-run-at-a-time lock: a file created exclusively, holding the pid. A lock whose pid no longer
@@ -1121,10 +1157,12 @@ async fn run_locked(
     summary.models = models::build(&ctx, &list, &staging).await?;
     for m in list.iter().filter(|m| m.is_test) {
         summary.tests_run += 1;
-        let (n, _) = models::run_test(&ctx, m).await?;
+        let (n, batches) = models::run_test(&ctx, m).await?;
         if n > 0 {
-            error!(test = %m.name, failing_rows = n, severity = ?m.severity, "data test failed");
+            let rows = failing_rows(&batches, FAILING_ROWS_SHOWN);
+            error!(test = %m.name, failing_rows = n, severity = ?m.severity, first = %rows.first().map_or("", String::as_str), "data test failed");
             summary.failed_tests.push((m.name.clone(), m.severity, n));
+            summary.failed_test_rows.insert(m.name.clone(), rows);
         } else {
             info!(test = %m.name, "data test passed");
         }

@@ -854,6 +854,15 @@ input_dir = "../inputs"
         stdout.contains("data test FAILED (Warn): mapped_columns_present"),
         "{stdout}"
     );
+    // The summary names the failing rows themselves, not only the tests.
+    for row in [
+        "source_id=sandviken status=stale latest_export_date=2022-05-31 days_behind=30 max_export_age_days=20",
+        "source_id=soderhamn status=missing latest_export_date=null",
+        "source_id=gavle previous_export_date=2022-05-31 rows_previous=6 latest_export_date=2022-06-30 rows_latest=2",
+        "source_id=sandviken latest_export_date=2022-05-31 columns_missing=Slutdatum",
+    ] {
+        assert!(stdout.contains(row), "{row}\n{stdout}");
+    }
     assert_eq!(
         query_csv(
             root,
