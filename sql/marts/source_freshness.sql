@@ -5,7 +5,8 @@
 -- status: 'current' (latest loaded export at most max_export_age_days before the report date),
 -- 'stale' (older), 'missing' (no file loaded: none matched, or every one failed), 'undated' (loaded, but no
 -- export date is known). rows_latest / rows_previous are the rows loaded from the latest export date and
--- from the one before it (a monthly list that lost half its rows is worth a look); files_loaded counts
+-- from the one before it, in this run or an earlier one (a monthly list that lost half its rows is worth a
+-- look); files_loaded counts
 -- this run's files of the source that were loaded or reused unchanged, files_failed those that could not
 -- be read. columns_missing: mapped optional columns the latest export lacks (a renamed column leaves its
 -- field empty on every row).
@@ -18,15 +19,6 @@ with loads as (
     where load_id = (select max(load_id) from file_loads)
 ),
 
-per_export as (
-    select project_id, source_id, export_date, sum(rows_loaded) as rows_loaded,
-        max(columns_missing) as columns_missing,
-        dense_rank() over (partition by project_id, source_id order by export_date desc) as recency
-    from loads
-    where status = 'loaded' and export_date is not null
-    group by project_id, source_id, export_date
-),
-
 per_source as (
     select
         project_id, source_id,
@@ -36,17 +28,59 @@ per_source as (
     group by project_id, source_id
 ),
 
+-- The latest export date among this run's loaded files, its rows and the columns its files lack.
+latest_date as (
+    select project_id, source_id, max(export_date) as latest_export_date
+    from loads
+    where status = 'loaded'
+    group by project_id, source_id
+),
+
 latest as (
     select
-        project_id, source_id,
-        max(case when recency = 1 then export_date end) as latest_export_date,
-        max(case when recency = 2 then export_date end) as previous_export_date,
-        sum(case when recency = 1 then rows_loaded end) as rows_latest,
-        sum(case when recency = 2 then rows_loaded end) as rows_previous,
-        max(case when recency = 1 then columns_missing end) as columns_missing
-    from per_export
-    where recency <= 2
-    group by project_id, source_id
+        d.project_id, d.source_id, d.latest_export_date,
+        sum(f.rows_loaded) as rows_latest,
+        max(f.columns_missing) as columns_missing
+    from latest_date as d
+    join loads as f
+        on f.project_id = d.project_id and f.source_id = d.source_id
+        and f.export_date = d.latest_export_date and f.status = 'loaded'
+    group by d.project_id, d.source_id, d.latest_export_date
+),
+
+-- Every export ever loaded (in this run or an earlier one), with its rows as the last run that loaded it
+-- counted them: a municipality that overwrites the same file name every month still has a previous export.
+history as (
+    select project_id, source_id, export_date, load_id, sum(rows_loaded) as rows_loaded
+    from file_loads
+    where status in ('loaded', 'unchanged') and export_date is not null
+    group by project_id, source_id, export_date, load_id
+),
+
+last_seen as (
+    select project_id, source_id, export_date, max(load_id) as load_id
+    from history
+    group by project_id, source_id, export_date
+),
+
+previous_date as (
+    select h.project_id, h.source_id, max(h.export_date) as previous_export_date
+    from last_seen as h
+    join latest as l
+        on l.project_id = h.project_id and l.source_id = h.source_id
+        and h.export_date < l.latest_export_date
+    group by h.project_id, h.source_id
+),
+
+previous as (
+    select d.project_id, d.source_id, d.previous_export_date, h.rows_loaded as rows_previous
+    from previous_date as d
+    join last_seen as s
+        on s.project_id = d.project_id and s.source_id = d.source_id
+        and s.export_date = d.previous_export_date
+    join history as h
+        on h.project_id = s.project_id and h.source_id = s.source_id
+        and h.export_date = s.export_date and h.load_id = s.load_id
 )
 
 select
@@ -66,12 +100,13 @@ select
         when p.report_date - l.latest_export_date > s.max_export_age_days then 'stale'
         else 'current'
     end as status,
-    l.previous_export_date,
+    v.previous_export_date,
     l.rows_latest,
-    l.rows_previous,
+    v.rows_previous,
     l.columns_missing
 from sources as s
 join projects as p on p.project_id = s.project_id
 left join per_source as c on c.project_id = s.project_id and c.source_id = s.source_id
 left join latest as l on l.project_id = s.project_id and l.source_id = s.source_id
+left join previous as v on v.project_id = s.project_id and v.source_id = s.source_id
 order by s.project_id, s.source_id

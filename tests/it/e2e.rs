@@ -1027,3 +1027,88 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("max_reject_share 1.5"), "{text}");
 }
+
+#[test]
+fn a_source_that_overwrites_one_file_is_compared_with_its_previous_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("inputs")).unwrap();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(
+        root.join("pipelines/p.toml"),
+        r#"
+[project]
+id = "overwritten"
+name = "Samma filnamn"
+owner = "Region Gävleborg"
+county_code = "21"
+programme = "esf_plus_2021_2027"
+period_start = 2021-01-01
+period_end = 2022-12-31
+report_date = 2022-06-30
+input_dir = "../inputs"
+
+[[subprojects]]
+id = "hofors"
+name = "Hofors"
+municipality_code = "2104"
+
+[[sources]]
+id = "hofors"
+subproject = "hofors"
+files = ["hofors_deltagare.csv"]
+export_date = { from = "mtime" }
+columns = { personnummer = "Personnummer", start_date = "Startdatum" }
+"#,
+    )
+    .unwrap();
+    let file = root.join("inputs/hofors_deltagare.csv");
+    // The municipality sends the same file name every month; its modification time is the export date.
+    let deliver = |rows: std::ops::Range<u32>, date: chrono::NaiveDate| {
+        let mut text = String::from("Personnummer;Startdatum\n");
+        for s in rows {
+            text.push_str(&format!("{};2022-01-10\n", pnr(1979, 6, 1, s)));
+        }
+        std::fs::write(&file, text).unwrap();
+        let noon = date.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(std::time::SystemTime::from(noon))
+            .unwrap();
+    };
+    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+    let freshness = "select latest_export_date, rows_latest, previous_export_date, rows_previous \
+                     from source_freshness";
+
+    deliver(
+        400..410,
+        chrono::NaiveDate::from_ymd_opt(2022, 5, 31).unwrap(),
+    );
+    let out = followup(root, &["run", "--sql", sql]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(query_csv(root, freshness)[1], ["2022-05-31", "10", "", ""]);
+
+    // June's file, over May's, with three rows: compared with May's ten, from the previous run.
+    deliver(
+        400..403,
+        chrono::NaiveDate::from_ymd_opt(2022, 6, 30).unwrap(),
+    );
+    let out = followup(root, &["run", "--sql", sql]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("data test FAILED (Warn): source_volume_drop"),
+        "{stdout}"
+    );
+    assert_eq!(
+        query_csv(root, freshness)[1],
+        ["2022-06-30", "3", "2022-05-31", "10"]
+    );
+}
