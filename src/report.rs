@@ -144,7 +144,7 @@ fn share_text(v: Option<f64>) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:72rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}td.path{white-space:nowrap}td.err{overflow-wrap:anywhere;min-width:12rem}tr.failed td{background:#fde8e8}
+td.n{text-align:right;font-variant-numeric:tabular-nums}td.path{white-space:nowrap}ul.rows{font-family:monospace;font-size:.85rem;overflow-wrap:anywhere}td.err{overflow-wrap:anywhere;min-width:12rem}tr.failed td{background:#fde8e8}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{font-weight:bold}dd{margin:0}
 .note{color:#555;font-size:.9rem}svg{display:block;margin:.5rem 0 1.5rem}";
 
@@ -218,6 +218,22 @@ pub fn render(snapshot: &Path, input: &ReportInput<'_>) -> Result<String, Report
         }
     );
     h.push_str("</dl>\n");
+    // The first failing rows of each failed test, as the run's summary shows them.
+    for (name, _, _) in &s.failed_tests {
+        let rows = s.failed_test_rows.get(name).map_or(&[][..], Vec::as_slice);
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">{}, first failing rows:</p>\n<ul class=\"rows\">",
+            esc(name)
+        );
+        for r in rows {
+            let _ = writeln!(h, "<li>{}</li>", esc(&mask(r)));
+        }
+        h.push_str("</ul>\n");
+    }
     if input.min_cell > 1 {
         let _ = writeln!(
             h,
@@ -767,6 +783,12 @@ mod tests {
                 )),
                 ..Default::default()
             }],
+            failed_tests: vec![("sources_current".into(), crate::models::Severity::Warn, 1)],
+            failed_test_rows: [(
+                "sources_current".to_string(),
+                vec![format!("source_id=<b>x</b> raw_value={date}-{serial}")],
+            )]
+            .into(),
             ..Default::default()
         };
         let input = ReportInput {
@@ -782,6 +804,10 @@ mod tests {
         assert!(!html.contains("<script"));
         assert!(html.contains(&format!("&quot;{date}-****&quot; &lt;script&gt;")));
         assert!(!html.contains(&serial));
+        // A failed data test's rows: escaped, and masked even though warehouse rows hold no numbers.
+        assert!(html.contains(&format!(
+            "<li>source_id=&lt;b&gt;x&lt;/b&gt; raw_value={date}-****</li>"
+        )));
         assert!(html.contains("No published regional_overview mart in this snapshot."));
     }
 }

@@ -1,7 +1,8 @@
 //! `followup serve`: the published warehouse over the PostgreSQL wire protocol, read-only, for psql, BI
 //! tools, ODBC and JDBC. Catalogue emulation and Arrow→Postgres encoding come from datafusion-postgres;
 //! this module adds what it lacks: authentication (SCRAM-SHA-256 against a users file), TLS off loopback,
-//! a read-only guard, per-user row scoping and per-statement snapshot resolution.
+//! a read-only guard, per-user row scoping, per-statement snapshot resolution, and statements that run on
+//! a runtime of their own and stop on a cancel request or `statement_timeout` while they compute.
 
 pub mod auth;
 pub mod compat;
