@@ -534,8 +534,17 @@ fn check(p: &Pipeline) -> Vec<String> {
         }
     }
     check_value_maps("values", &f.values, &mut out);
+    let mut source_ids = std::collections::BTreeSet::new();
     for (i, s) in f.sources.iter().enumerate() {
         let name = format!("sources[{i}]");
+        let id = s.source_id(i);
+        if !source_ids.insert(id.clone()) {
+            out.push(format!(
+                "{name}: id `{id}` is used by an earlier source too (without `id`, a source is named by \
+                 its first glob): give each source its own id, which names it in file_loads and \
+                 source_freshness"
+            ));
+        }
         if s.files.is_empty() {
             out.push(format!("{name}: files: at least one glob is needed"));
         }

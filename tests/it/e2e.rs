@@ -1026,6 +1026,25 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
     );
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("max_reject_share 1.5"), "{text}");
+
+    // Two sources under one id would be one row in source_freshness: refused, naming the second.
+    let twice = format!(
+        "{}\n[[sources]]\nid = \"gavle\"\nsubproject = \"gavle\"\nfiles = [\"gavle_extra.csv\"]\n\
+         columns = {{ personnummer = \"Personnummer\", start_date = \"Startdatum\" }}\n",
+        pipeline("")
+    );
+    std::fs::write(&path, twice).unwrap();
+    let out = followup(root, &["validate"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("sources[1]: id `gavle` is used by an earlier source too"),
+        "{text}"
+    );
 }
 
 #[test]
