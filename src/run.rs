@@ -152,8 +152,9 @@ impl RunSummary {
     }
 }
 
-/// How many of a failed data test's rows the summary shows.
+/// How many of a failed data test's rows the summary shows, and at most how many characters of each.
 pub const FAILING_ROWS_SHOWN: usize = 5;
+const FAILING_ROW_CHARS: usize = 300;
 
 /// The first `limit` rows of a data test's result as `column=value` text. Warehouse tables hold no
 /// plaintext identity numbers, but the text is masked all the same: it goes to logs and the terminal.
@@ -180,7 +181,12 @@ fn failing_rows(batches: &[datafusion::arrow::array::RecordBatch], limit: usize)
                     format!("{}={v}", f.name())
                 })
                 .collect();
-            out.push(crate::domain::mask(&fields.join(" ")));
+            let mut text = crate::domain::mask(&fields.join(" "));
+            if let Some((cut, _)) = text.char_indices().nth(FAILING_ROW_CHARS) {
+                text.truncate(cut);
+                text.push('…');
+            }
+            out.push(text);
         }
     }
     out
@@ -1602,4 +1608,47 @@ async fn publish_protected_marts(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn failing_rows_are_column_value_text_masked_capped_and_limited() {
+        // A synthetic identity number, built here so no personnummer-shaped literal sits in the source.
+        let number = format!("{}{:02}{:02}-{:04}", 1990, 5, 20, 2442);
+        let long = "x".repeat(400);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("source_id", DataType::Utf8, true),
+            Field::new("rows", DataType::Int64, true),
+        ]));
+        let batch = |ids: Vec<Option<&str>>, rows: Vec<Option<i64>>| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(ids)),
+                    Arc::new(Int64Array::from(rows)),
+                ],
+            )
+            .unwrap()
+        };
+        let batches = [
+            batch(vec![Some("gavle"), None], vec![Some(3), None]),
+            batch(
+                vec![Some(number.as_str()), Some(long.as_str()), Some("more")],
+                vec![Some(1), Some(2), Some(4)],
+            ),
+        ];
+        let rows = failing_rows(&batches, 4);
+        assert_eq!(rows.len(), 4, "the limit, across batches");
+        assert_eq!(rows[0], "source_id=gavle rows=3");
+        assert_eq!(rows[1], "source_id=null rows=null");
+        assert_eq!(rows[2], "source_id=19900520-**** rows=1");
+        assert_eq!(rows[3].chars().count(), FAILING_ROW_CHARS + 1);
+        assert!(rows[3].ends_with('…'));
+    }
 }
