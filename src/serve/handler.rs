@@ -196,6 +196,7 @@ impl ExtendedQueryHandler for FollowupService {
         // (cancel request, statement_timeout) goes with them.
         let stop = Stop::for_statement(client);
         let (load_id, service) = service_for(&self.sessions, &self.auth, client).await?;
+        let mut replanned = None;
         if let Some((planned_on, sql)) = untag(&portal.statement.statement.0) {
             if planned_on != load_id && portal.statement.statement.1.is_some() {
                 let fresh = service
@@ -208,24 +209,16 @@ impl ExtendedQueryHandler for FollowupService {
                         (tag(&load_id, sql), rest),
                         portal.statement.parameter_types.clone(),
                     );
-                    let mut replanned =
-                        Portal::new_cursor(portal.name.clone(), Arc::new(statement));
-                    replanned.parameter_format = portal.parameter_format.clone();
-                    replanned.parameters = portal.parameters.clone();
-                    replanned.result_column_format = portal.result_column_format.clone();
-                    replanned.state = portal.state.clone();
-                    let response = stop
-                        .run(
-                            &self.queries,
-                            <DfSessionService as ExtendedQueryHandler>::do_query(
-                                &service, client, &replanned, max_rows,
-                            ),
-                        )
-                        .await?;
-                    return Ok(stop.watch(&self.queries, response));
+                    let mut again = Portal::new_cursor(portal.name.clone(), Arc::new(statement));
+                    again.parameter_format = portal.parameter_format.clone();
+                    again.parameters = portal.parameters.clone();
+                    again.result_column_format = portal.result_column_format.clone();
+                    again.state = portal.state.clone();
+                    replanned = Some(again);
                 }
             }
         }
+        let portal = replanned.as_ref().unwrap_or(portal);
         let response = stop
             .run(
                 &self.queries,

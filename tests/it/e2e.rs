@@ -777,18 +777,25 @@ fn a_failing_data_test_is_named_and_blocks_publication() {
     );
 }
 
-#[test]
-fn source_freshness_names_stale_missing_and_shrunk_sources() {
+/// The repository's SQL models, for runs in a temporary folder.
+const REPO_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+
+/// A temporary folder with `inputs/` and `pipelines/`, for the delivery tests' one-file pipelines.
+fn delivery_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let inputs = root.join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::create_dir_all(root.join("pipelines")).unwrap();
-    let mut pipeline = String::from(
+    std::fs::create_dir_all(dir.path().join("inputs")).unwrap();
+    std::fs::create_dir_all(dir.path().join("pipelines")).unwrap();
+    dir
+}
+
+/// The `[project]` table of the delivery tests: Region Gävleborg, reported at 2022-06-30, inputs in
+/// `../inputs`; sub-projects and sources follow.
+fn project_header(id: &str, name: &str) -> String {
+    format!(
         r#"
 [project]
-id = "freshness"
-name = "Färskhet"
+id = "{id}"
+name = "{name}"
 owner = "Region Gävleborg"
 county_code = "21"
 programme = "esf_plus_2021_2027"
@@ -796,8 +803,27 @@ period_start = 2021-01-01
 period_end = 2022-12-31
 report_date = 2022-06-30
 input_dir = "../inputs"
-"#,
+"#
+    )
+}
+
+/// `followup validate` in `root`: its exit code and its output, standard out and error together.
+fn validate(root: &Path) -> (Option<i32>, String) {
+    let out = followup(root, &["validate"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
+    (out.status.code(), text)
+}
+
+#[test]
+fn source_freshness_names_stale_missing_and_shrunk_sources() {
+    let dir = delivery_root();
+    let root = dir.path();
+    let inputs = root.join("inputs");
+    let mut pipeline = project_header("freshness", "Färskhet");
     for (id, code, extra) in [
         ("gavle", "2180", ""),
         ("sandviken", "2181", "max_export_age_days = 20\n"),
@@ -814,7 +840,7 @@ input_dir = "../inputs"
         ));
     }
     std::fs::write(root.join("pipelines/freshness.toml"), pipeline).unwrap();
-    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+    let sql = REPO_SQL;
     let with_header = |header: &str, serials: std::ops::Range<u32>| {
         let mut text = format!("{header}\n");
         for s in serials {
@@ -940,24 +966,11 @@ input_dir = "../inputs"
 
 #[test]
 fn a_file_with_most_rows_rejected_is_named_and_the_share_is_set_per_source() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = delivery_root();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("inputs")).unwrap();
-    std::fs::create_dir_all(root.join("pipelines")).unwrap();
     let pipeline = |extra: &str| {
         format!(
-            r#"
-[project]
-id = "reject_share"
-name = "Andel avvisade"
-owner = "Region Gävleborg"
-county_code = "21"
-programme = "esf_plus_2021_2027"
-period_start = 2021-01-01
-period_end = 2022-12-31
-report_date = 2022-06-30
-input_dir = "../inputs"
-
+            r#"{}
 [[subprojects]]
 id = "gavle"
 name = "Gävle"
@@ -970,7 +983,8 @@ files = ["gavle.csv"]
 export_date = {{ from = "fixed", date = 2022-06-30 }}
 {extra}
 columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
-"#
+"#,
+            project_header("reject_share", "Andel avvisade")
         )
     };
     let path = root.join("pipelines/p.toml");
@@ -991,7 +1005,7 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
     }
     csv.push_str("Summa;5\n");
     std::fs::write(root.join("inputs/gavle.csv"), csv).unwrap();
-    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+    let sql = REPO_SQL;
 
     let out = followup(root, &["run", "--sql", sql]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1018,13 +1032,8 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
 
     // A share that is not a fraction is a configuration error naming the source.
     std::fs::write(&path, pipeline("max_reject_share = 1.5")).unwrap();
-    let out = followup(root, &["validate"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = validate(root);
+    assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("max_reject_share 1.5"), "{text}");
 
     // Two sources under one id would be one row in source_freshness: refused, naming the second.
@@ -1034,13 +1043,8 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
         pipeline("")
     );
     std::fs::write(&path, twice).unwrap();
-    let out = followup(root, &["validate"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = validate(root);
+    assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("sources[1]: id `gavle` is used by an earlier source too"),
         "{text}"
@@ -1049,24 +1053,12 @@ columns = {{ personnummer = "Personnummer", start_date = "Startdatum" }}
 
 #[test]
 fn a_source_that_overwrites_one_file_is_compared_with_its_previous_export() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = delivery_root();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("inputs")).unwrap();
-    std::fs::create_dir_all(root.join("pipelines")).unwrap();
     std::fs::write(
         root.join("pipelines/p.toml"),
-        r#"
-[project]
-id = "overwritten"
-name = "Samma filnamn"
-owner = "Region Gävleborg"
-county_code = "21"
-programme = "esf_plus_2021_2027"
-period_start = 2021-01-01
-period_end = 2022-12-31
-report_date = 2022-06-30
-input_dir = "../inputs"
-
+        project_header("overwritten", "Samma filnamn")
+            + r#"
 [[subprojects]]
 id = "hofors"
 name = "Hofors"
@@ -1097,7 +1089,7 @@ columns = { personnummer = "Personnummer", start_date = "Startdatum" }
             .set_modified(std::time::SystemTime::from(noon))
             .unwrap();
     };
-    let sql = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+    let sql = REPO_SQL;
     let freshness = "select latest_export_date, rows_latest, previous_export_date, rows_previous \
                      from source_freshness";
 
