@@ -116,10 +116,55 @@ pub fn session_in(runtime: Arc<RuntimeEnv>) -> SessionContext {
     let opts = config.options_mut();
     opts.execution.parquet.schema_force_view_types = false;
     opts.sql_parser.map_string_types_to_utf8view = false;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(YieldingJoins))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     ctx.register_udf(person_key_udf());
     register_to_char(&ctx);
     ctx
+}
+
+/// Joins made to yield to the scheduler with every batch they emit (through DataFusion's `CooperativeExec`),
+/// not only when they read their inputs. A join can emit many batches per batch it reads (a cartesian
+/// product: one per row of its buffered side), and DataFusion yields only at its leaves and exchanges, so
+/// a statement stopped by a cancel request or its timeout kept its cores busy until it next read its
+/// inputs: for a cross join of two million-row inputs, most of an hour. An aborted task ends at its next
+/// yield; with this rule, a batch later. (A nested-loop join that emits nothing for a long stretch still
+/// runs until it emits or reads: DataFusion loops inside one poll there.)
+#[derive(Debug)]
+struct YieldingJoins;
+
+impl datafusion::physical_optimizer::PhysicalOptimizerRule for YieldingJoins {
+    fn optimize(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::physical_plan::coop::CooperativeExec;
+        plan.transform_up(|node| {
+            if node.name().ends_with("JoinExec") {
+                let wrapped: Arc<dyn datafusion::physical_plan::ExecutionPlan> =
+                    Arc::new(CooperativeExec::new(node));
+                Ok(Transformed::yes(wrapped))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "yielding_joins"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
 }
 
 /// `to_char` with PostgreSQL templates as well as strftime formats (see `pgformat`). DataFusion's own stays

@@ -11,7 +11,9 @@
 //! are streamed to the client, after the handler has returned, so a heavy query would run to its end
 //! whatever the client asked. Here every statement gets a stop signal (the connection's cancel requests and
 //! its deadline); when it fires, the rows end with SQLSTATE 57014 as PostgreSQL's do, and the statement's
-//! task on the query runtime is aborted, which drops DataFusion's stream and stops its work.
+//! task on the query runtime is aborted, which drops DataFusion's stream and stops its work. An aborted task
+//! ends when it next yields: DataFusion's scans yield as they read, and the sessions' `YieldingJoins` rule
+//! (`models::session_in`) makes joins yield with every batch they emit.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -1088,14 +1088,7 @@ fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
             Some("57014 canceling statement due to user request")
         );
         // Its work stopped with it: the server is idle (a statement still running would keep a core busy).
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = cpu_ticks(pid);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let used = cpu_ticks(pid) - before;
-        assert!(
-            used < 50,
-            "the server used {used} ticks of CPU in the 2 s after the cancel"
-        );
+        idle_after_stop(pid, 2).await;
         // The connection goes on.
         assert_eq!(
             simple_rows(&client, "select 41 + 1").await,
@@ -1153,6 +1146,50 @@ fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
         // A statement longer than 1 s in this test build (a sum over 100 million rows) now finishes.
         let rows = simple_rows(&client, "select sum(value) from range(100000000)").await;
         assert_eq!(rows, vec![vec!["4999999950000000".to_string()]]);
+    });
+}
+
+/// The server's CPU in the `secs` seconds after a short settling pause: what a statement still running
+/// would use. The limit, 50 ticks (0.5 s), is a quarter of one core.
+async fn idle_after_stop(pid: u32, secs: u64) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 50,
+        "the server used {used} ticks of CPU in the {secs} s after the statement was stopped"
+    );
+}
+
+/// A cartesian product (a join without a condition) computes one output batch per row of one side for
+/// every batch of the other: here a million batches between two reads of its inputs, where DataFusion's
+/// own yield points are. Stopped, it must stop at once, not after the 128th read (most of an hour).
+#[test]
+fn serve_stops_a_cartesian_product_between_reads_of_its_inputs() {
+    const CARTESIAN: &str =
+        "select sum((a.value + b.value) % 7) from range(1000000) a cross join range(1000000) b";
+    let server = serve(built(), &["--statement-timeout", "2"]);
+    let pid = server.child.id();
+    rt().block_on(async {
+        let client = connect(server.addr, "analyst", None).await.unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(CARTESIAN))
+            .await
+            .expect("the statement timeout did not answer");
+        assert_eq!(
+            sqlstate(&result).as_deref(),
+            Some("57014 canceling statement due to statement timeout")
+        );
+        idle_after_stop(pid, 2).await;
+        // The connection goes on, and a cartesian product that fits in the time is answered.
+        assert_eq!(
+            simple_rows(
+                &client,
+                "select count(*), max(a.value * b.value) from range(3000) a cross join range(2000) b"
+            )
+            .await,
+            vec![vec!["6000000".to_string(), "5995001".to_string()]]
+        );
     });
 }
 
