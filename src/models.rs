@@ -93,7 +93,8 @@ pub fn runtime() -> Arc<RuntimeEnv> {
 }
 
 /// A session configured for the warehouse over `runtime`: plain Utf8 strings (what BI tools and Parquet
-/// readers expect), partitions sized to the memory pool, `person_key()` and PostgreSQL's `to_char`.
+/// readers expect), partitions sized to the memory pool, joins that yield as they emit (`YieldingJoins`),
+/// `person_key()` and PostgreSQL's `to_char`.
 /// DataFusion's own settings can be tuned with its environment variables
 /// (`DATAFUSION_EXECUTION_BATCH_SIZE`, …); the string types are always ours.
 pub fn session_in(runtime: Arc<RuntimeEnv>) -> SessionContext {
