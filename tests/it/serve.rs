@@ -1049,6 +1049,18 @@ fn sqlstate(result: &Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>) -> 
     }
 }
 
+/// Runs `sql` through the simple protocol and checks that the statement timeout stopped it (`context`: what
+/// did not happen if it was not answered within 120 s).
+async fn assert_timed_out(client: &tokio_postgres::Client, sql: &str, context: &str) {
+    let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(sql))
+        .await
+        .expect(context);
+    assert_eq!(
+        sqlstate(&result).as_deref(),
+        Some("57014 canceling statement due to statement timeout")
+    );
+}
+
 #[test]
 fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
     let server = serve(built(), &[]);
@@ -1100,13 +1112,12 @@ fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
             .simple_query("set statement_timeout = '1s'")
             .await
             .unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(ENDLESS))
-            .await
-            .expect("statement_timeout did not stop the statement");
-        assert_eq!(
-            sqlstate(&result).as_deref(),
-            Some("57014 canceling statement due to statement timeout")
-        );
+        assert_timed_out(
+            &client,
+            ENDLESS,
+            "statement_timeout did not stop the statement",
+        )
+        .await;
         let result = tokio::time::timeout(Duration::from_secs(120), client.query(ENDLESS, &[]))
             .await
             .expect("statement_timeout did not stop the prepared statement");
@@ -1128,13 +1139,12 @@ fn serve_stops_a_running_statement_on_cancel_and_on_statement_timeout() {
     let server = serve(built(), &["--statement-timeout", "1"]);
     rt().block_on(async {
         let client = connect(server.addr, "analyst", None).await.unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(ENDLESS))
-            .await
-            .expect("the server's statement timeout did not stop the statement");
-        assert_eq!(
-            sqlstate(&result).as_deref(),
-            Some("57014 canceling statement due to statement timeout")
-        );
+        assert_timed_out(
+            &client,
+            ENDLESS,
+            "the server's statement timeout did not stop the statement",
+        )
+        .await;
         client
             .simple_query("set statement_timeout = 0")
             .await
@@ -1173,13 +1183,7 @@ fn serve_stops_a_cartesian_product_between_reads_of_its_inputs() {
     let pid = server.child.id();
     rt().block_on(async {
         let client = connect(server.addr, "analyst", None).await.unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(120), client.simple_query(CARTESIAN))
-            .await
-            .expect("the statement timeout did not answer");
-        assert_eq!(
-            sqlstate(&result).as_deref(),
-            Some("57014 canceling statement due to statement timeout")
-        );
+        assert_timed_out(&client, CARTESIAN, "the statement timeout did not answer").await;
         idle_after_stop(pid, 2).await;
         // The connection goes on, and a cartesian product that fits in the time is answered.
         assert_eq!(
